@@ -1,0 +1,75 @@
+/* kaigi-config.h
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+
+#pragma once
+
+#include <glib.h>
+
+#include "kaigi-types.h"
+#include "kaigi-error.h"
+
+G_BEGIN_DECLS
+
+#define KAIGI_DEFAULT_PORT 8080
+#define KAIGI_DEFAULT_IDLE_TIMEOUT_S 15
+#define KAIGI_DEFAULT_JITTERBUFFER_LATENCY_MS 40
+#define KAIGI_DEFAULT_MAX_PARTICIPANTS 50
+
+/**
+ * KaigiConfig:
+ * @address: (nullable): address to listen on; %NULL for all interfaces
+ * @port: TCP port; 0 picks a free one
+ * @recordings_dir: folder for recordings
+ * @stun_server: (nullable): STUN server, `stun://HOST:PORT`
+ * @turn_server: (nullable): TURN server, `turn(s)://USER:PASSWORD@HOST:PORT`
+ * @api_token: (nullable): bearer token required by the REST API, WHIP and WHEP
+ * @idle_timeout_s: seconds without any signaling message before a
+ *   participant is dropped as vanished
+ * @jitterbuffer_latency_ms: webrtcbin `latency` (ms): the longest a packet
+ *   waits behind a gap for a retransmission before it is forwarded
+ * @ice_min_port: lowest UDP port for ICE candidates; 0 for any
+ * @ice_max_port: highest UDP port for ICE candidates; 0 for any
+ * @max_participants: participants per room
+ * @config_file: (nullable): the file the values were read from
+ *
+ * The server configuration. Precedence: command line, then the
+ * configuration file (GKeyFile), then defaults. Plain data; copy it with
+ * kaigi_config_copy() to keep it.
+ */
+struct _KaigiConfig
+{
+  char *address;
+  guint port;
+  char *recordings_dir;
+  char *stun_server;
+  char *turn_server;
+  char *api_token;
+  guint idle_timeout_s;
+  guint jitterbuffer_latency_ms;
+  guint ice_min_port;
+  guint ice_max_port;
+  guint max_participants;
+  char *config_file;
+};
+
+KaigiConfig *kaigi_config_new            (void);
+KaigiConfig *kaigi_config_copy           (const KaigiConfig  *config);
+void         kaigi_config_free           (KaigiConfig        *config);
+gboolean     kaigi_config_load_key_file  (KaigiConfig        *config,
+                                          GKeyFile           *key_file,
+                                          const char         *file_name,
+                                          GError            **error);
+gboolean     kaigi_config_load_file      (KaigiConfig        *config,
+                                          const char         *path,
+                                          GError            **error);
+KaigiConfig *kaigi_config_new_from_args  (char              **argv,
+                                          gboolean           *print_version,
+                                          GError            **error);
+GPtrArray   *kaigi_config_get_ice_servers (const KaigiConfig *config);
+void         kaigi_ice_server_free       (KaigiIceServer     *server);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (KaigiConfig, kaigi_config_free)
+
+G_END_DECLS

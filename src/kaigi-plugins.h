@@ -1,0 +1,14 @@
+/* kaigi-plugins.h
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+
+#pragma once
+
+#include <glib.h>
+
+G_BEGIN_DECLS
+
+gboolean kaigi_plugins_check (GError **error);
+
+G_END_DECLS

@@ -1,0 +1,660 @@
+/* kaigi-server.c — HTTP, WebSocket and REST on one SoupServer
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+
+#include "config.h"
+
+#include <gio/gio.h>
+#include <gst/gst.h>
+#include <libsoup/soup.h>
+
+#include "kaigi-server-private.h"
+#include "kaigi-config.h"
+#include "kaigi-names.h"
+#include "kaigi-protocol.h"
+#include "kaigi-room.h"
+
+GST_DEBUG_CATEGORY_STATIC (kaigi_server_debug);
+#define GST_CAT_DEFAULT kaigi_server_debug
+
+#define WEB_RESOURCE_PREFIX "/io/github/kaigi/Kaigi/web"
+
+/* Upper bounds of the join-latency histogram, in seconds */
+static const double join_latency_buckets[] = { 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0 };
+
+struct _KaigiServer
+{
+  GObject parent_instance;
+
+  KaigiConfig *config;
+  SoupServer *soup;
+  GHashTable *rooms;          /* name → KaigiRoom */
+  GPtrArray *peers;           /* KaigiSignalingPeer */
+  guint port;
+
+  guint64 joins_total;
+  guint64 join_latency_counts[G_N_ELEMENTS (join_latency_buckets)];
+  guint64 join_latency_count;
+  double join_latency_sum;
+};
+
+G_DEFINE_FINAL_TYPE (KaigiServer, kaigi_server, G_TYPE_OBJECT)
+
+static void
+kaigi_server_dispose (GObject *object)
+{
+  KaigiServer *self = KAIGI_SERVER (object);
+
+  kaigi_server_stop (self);
+  g_clear_pointer (&self->peers, g_ptr_array_unref);
+  g_clear_pointer (&self->rooms, g_hash_table_unref);
+  g_clear_object (&self->soup);
+
+  G_OBJECT_CLASS (kaigi_server_parent_class)->dispose (object);
+}
+
+static void
+kaigi_server_finalize (GObject *object)
+{
+  KaigiServer *self = KAIGI_SERVER (object);
+
+  kaigi_config_free (self->config);
+
+  G_OBJECT_CLASS (kaigi_server_parent_class)->finalize (object);
+}
+
+static void
+kaigi_server_class_init (KaigiServerClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+
+  object_class->dispose = kaigi_server_dispose;
+  object_class->finalize = kaigi_server_finalize;
+
+  GST_DEBUG_CATEGORY_INIT (kaigi_server_debug, "kaigi-server", 0, "Kaigi server");
+}
+
+static void
+kaigi_server_init (KaigiServer *self)
+{
+  self->rooms = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_object_unref);
+  self->peers = g_ptr_array_new_with_free_func (g_object_unref);
+}
+
+/* Responses */
+
+static void
+respond_json (SoupServerMessage *msg,
+              guint              status,
+              char              *json)   /* transfer full */
+{
+  soup_server_message_set_status (msg, status, NULL);
+  soup_message_headers_replace (soup_server_message_get_response_headers (msg),
+                                "Cache-Control", "no-store");
+  soup_server_message_set_response (msg, "application/json", SOUP_MEMORY_TAKE,
+                                    json, strlen (json));
+}
+
+static void
+respond_error (SoupServerMessage *msg,
+               guint              status,
+               const char        *message)
+{
+  respond_json (msg, status, kaigi_protocol_build_api_error (message));
+}
+
+static gboolean
+tokens_equal (const char *a,
+              const char *b)
+{
+  gsize la = strlen (a), lb = strlen (b), i;
+  guchar diff = la != lb;
+
+  /* constant time in the secret's length */
+  for (i = 0; i < lb; i++)
+    diff |= (guchar) (i < la ? a[i] : 0) ^ (guchar) b[i];
+  return diff == 0;
+}
+
+static gboolean
+check_token (KaigiServer       *self,
+             SoupServerMessage *msg)
+{
+  const char *header;
+
+  if (self->config->api_token == NULL)
+    return TRUE;
+
+  header = soup_message_headers_get_one (soup_server_message_get_request_headers (msg),
+                                         "Authorization");
+  if (header && g_str_has_prefix (header, "Bearer ") &&
+      tokens_equal (header + strlen ("Bearer "), self->config->api_token))
+    return TRUE;
+
+  soup_message_headers_replace (soup_server_message_get_response_headers (msg),
+                                "WWW-Authenticate", "Bearer realm=\"kaigi\"");
+  respond_error (msg, SOUP_STATUS_UNAUTHORIZED, "a valid “Authorization: Bearer TOKEN” header is required");
+  return FALSE;
+}
+
+/* Static web client */
+
+static const char *
+content_type_for (const char *path)
+{
+  static const struct { const char *suffix; const char *type; } types[] = {
+    { ".html", "text/html; charset=utf-8" },
+    { ".js", "text/javascript; charset=utf-8" },
+    { ".mjs", "text/javascript; charset=utf-8" },
+    { ".css", "text/css; charset=utf-8" },
+    { ".svg", "image/svg+xml" },
+    { ".png", "image/png" },
+    { ".json", "application/json" },
+    { ".ico", "image/x-icon" },
+  };
+  guint i;
+
+  for (i = 0; i < G_N_ELEMENTS (types); i++)
+    if (g_str_has_suffix (path, types[i].suffix))
+      return types[i].type;
+  return "application/octet-stream";
+}
+
+static void
+handle_static (SoupServer        *soup,
+               SoupServerMessage *msg,
+               const char        *path,
+               GHashTable        *query,
+               gpointer           user_data)
+{
+  g_autofree char *resource = NULL;
+  g_autoptr(GBytes) bytes = NULL;
+  const char *method = soup_server_message_get_method (msg);
+
+  if (g_strcmp0 (method, "GET") != 0 && g_strcmp0 (method, "HEAD") != 0)
+    {
+      respond_error (msg, SOUP_STATUS_METHOD_NOT_ALLOWED, "only GET is allowed here");
+      return;
+    }
+
+  if (g_str_equal (path, "/"))
+    path = "/index.html";
+
+  if (strstr (path, "..") != NULL)
+    {
+      respond_error (msg, SOUP_STATUS_NOT_FOUND, "not found");
+      return;
+    }
+
+  resource = g_strconcat (WEB_RESOURCE_PREFIX, path, NULL);
+  bytes = g_resources_lookup_data (resource, G_RESOURCE_LOOKUP_FLAGS_NONE, NULL);
+  if (bytes == NULL)
+    {
+      respond_error (msg, SOUP_STATUS_NOT_FOUND, "not found");
+      return;
+    }
+
+  soup_server_message_set_status (msg, SOUP_STATUS_OK, NULL);
+  soup_message_headers_replace (soup_server_message_get_response_headers (msg),
+                                "Cache-Control", "no-cache");
+  soup_server_message_set_response (msg, content_type_for (path), SOUP_MEMORY_COPY,
+                                    g_bytes_get_data (bytes, NULL), g_bytes_get_size (bytes));
+}
+
+/* REST API */
+
+static KaigiRoomInfo
+room_info (KaigiRoom *room)
+{
+  KaigiRoomInfo info = { kaigi_room_get_name (room), kaigi_room_dup_participant_infos (room, NULL) };
+
+  return info;
+}
+
+static void
+handle_api (SoupServer        *soup,
+            SoupServerMessage *msg,
+            const char        *path,
+            GHashTable        *query,
+            gpointer           user_data)
+{
+  KaigiServer *self = user_data;
+  const char *method = soup_server_message_get_method (msg);
+
+  if (!check_token (self, msg))
+    return;
+
+  if (g_str_equal (path, "/api/rooms") || g_str_equal (path, "/api/rooms/"))
+    {
+      g_autoptr(GArray) infos = g_array_new (FALSE, TRUE, sizeof (KaigiRoomInfo));
+      g_autoptr(GList) names = NULL;
+      GList *l;
+      guint i;
+
+      if (g_strcmp0 (method, "GET") != 0)
+        {
+          respond_error (msg, SOUP_STATUS_METHOD_NOT_ALLOWED, "only GET is allowed here");
+          return;
+        }
+
+      names = g_list_sort (g_hash_table_get_keys (self->rooms), (GCompareFunc) g_strcmp0);
+      for (l = names; l; l = l->next)
+        {
+          KaigiRoom *room = g_hash_table_lookup (self->rooms, l->data);
+          KaigiRoomInfo info;
+
+          if (kaigi_room_get_n_participants (room) == 0)
+            continue;
+          info = room_info (room);
+          g_array_append_val (infos, info);
+        }
+
+      respond_json (msg, SOUP_STATUS_OK,
+                    kaigi_protocol_build_rooms ((const KaigiRoomInfo *) infos->data, infos->len));
+      for (i = 0; i < infos->len; i++)
+        g_array_unref (g_array_index (infos, KaigiRoomInfo, i).participants);
+      return;
+    }
+
+  if (g_str_has_prefix (path, "/api/rooms/"))
+    {
+      g_autofree char *name = g_uri_unescape_string (path + strlen ("/api/rooms/"), "/");
+      KaigiRoom *room;
+      KaigiRoomInfo info;
+
+      if (g_strcmp0 (method, "GET") != 0)
+        {
+          respond_error (msg, SOUP_STATUS_METHOD_NOT_ALLOWED, "only GET is allowed here");
+          return;
+        }
+
+      room = name ? g_hash_table_lookup (self->rooms, name) : NULL;
+      if (room == NULL || kaigi_room_get_n_participants (room) == 0)
+        {
+          respond_error (msg, SOUP_STATUS_NOT_FOUND, "no such room");
+          return;
+        }
+
+      info = room_info (room);
+      respond_json (msg, SOUP_STATUS_OK, kaigi_protocol_build_room (&info));
+      g_array_unref (info.participants);
+      return;
+    }
+
+  respond_error (msg, SOUP_STATUS_NOT_FOUND, "no such API endpoint");
+}
+
+static void
+handle_healthz (SoupServer        *soup,
+                SoupServerMessage *msg,
+                const char        *path,
+                GHashTable        *query,
+                gpointer           user_data)
+{
+  static const char ok[] = "ok\n";
+
+  soup_server_message_set_status (msg, SOUP_STATUS_OK, NULL);
+  soup_server_message_set_response (msg, "text/plain; charset=utf-8", SOUP_MEMORY_STATIC,
+                                    ok, strlen (ok));
+}
+
+static void
+metric (GString    *out,
+        const char *name,
+        const char *type,
+        const char *help,
+        double      value)
+{
+  g_string_append_printf (out, "# HELP %s %s\n# TYPE %s %s\n%s %.17g\n",
+                          name, help, name, type, name, value);
+}
+
+static void
+handle_metrics (SoupServer        *soup,
+                SoupServerMessage *msg,
+                const char        *path,
+                GHashTable        *query,
+                gpointer           user_data)
+{
+  KaigiServer *self = user_data;
+  KaigiParticipantStats stats = { 0, };
+  GString *out = g_string_new (NULL);
+  GHashTableIter iter;
+  gpointer value;
+  guint participants = 0, forwarded = 0, rooms = 0, i;
+  guint64 cumulative = 0;
+
+  g_hash_table_iter_init (&iter, self->rooms);
+  while (g_hash_table_iter_next (&iter, NULL, &value))
+    {
+      KaigiRoom *room = value;
+
+      if (kaigi_room_get_n_participants (room) == 0)
+        continue;
+      rooms++;
+      participants += kaigi_room_get_n_participants (room);
+      forwarded += kaigi_room_get_n_forwarded (room);
+      kaigi_room_add_stats (room, &stats);
+    }
+
+  metric (out, "kaigi_rooms", "gauge", "Rooms with participants.", rooms);
+  metric (out, "kaigi_participants", "gauge", "Participants in all rooms.", participants);
+  metric (out, "kaigi_forwarded_tracks", "gauge", "Tracks forwarded to subscribers.", forwarded);
+  metric (out, "kaigi_signaling_connections", "gauge", "Open signaling WebSockets.", self->peers->len);
+  metric (out, "kaigi_joins_total", "counter", "Participants that joined since start.", self->joins_total);
+  metric (out, "kaigi_rtp_received_bytes_total", "counter",
+          "RTP bytes received from current participants.", stats.bytes_in);
+  metric (out, "kaigi_rtp_received_packets_total", "counter",
+          "RTP packets received from current participants.", stats.packets_in);
+  metric (out, "kaigi_rtp_sent_bytes_total", "counter",
+          "RTP bytes sent to current participants.", stats.bytes_out);
+  metric (out, "kaigi_rtp_sent_packets_total", "counter",
+          "RTP packets sent to current participants.", stats.packets_out);
+
+  g_string_append (out, "# HELP kaigi_join_latency_seconds Time from join to a connected peer connection.\n"
+                        "# TYPE kaigi_join_latency_seconds histogram\n");
+  for (i = 0; i < G_N_ELEMENTS (join_latency_buckets); i++)
+    {
+      cumulative += self->join_latency_counts[i];
+      g_string_append_printf (out, "kaigi_join_latency_seconds_bucket{le=\"%g\"} %" G_GUINT64_FORMAT "\n",
+                              join_latency_buckets[i], cumulative);
+    }
+  g_string_append_printf (out, "kaigi_join_latency_seconds_bucket{le=\"+Inf\"} %" G_GUINT64_FORMAT "\n"
+                               "kaigi_join_latency_seconds_sum %.6f\n"
+                               "kaigi_join_latency_seconds_count %" G_GUINT64_FORMAT "\n",
+                          self->join_latency_count, self->join_latency_sum, self->join_latency_count);
+
+  soup_server_message_set_status (msg, SOUP_STATUS_OK, NULL);
+  soup_server_message_set_response (msg, "text/plain; version=0.0.4; charset=utf-8",
+                                    SOUP_MEMORY_TAKE, out->str, out->len);
+  g_string_free (out, FALSE);
+}
+
+/* WebSocket signaling */
+
+static void
+handle_websocket (SoupServer              *soup,
+                  SoupServerMessage       *msg,
+                  const char              *path,
+                  SoupWebsocketConnection *connection,
+                  gpointer                 user_data)
+{
+  KaigiServer *self = user_data;
+
+  g_ptr_array_add (self->peers,
+                   kaigi_signaling_peer_new (self, connection, self->config->idle_timeout_s));
+}
+
+/* Rooms */
+
+static void
+on_room_empty (KaigiRoom   *room,
+               KaigiServer *self)
+{
+  kaigi_server_release_room_if_empty (self, room);
+}
+
+static void
+on_participant_connected (KaigiRoom        *room,
+                          KaigiParticipant *participant,
+                          gint64            latency_us,
+                          KaigiServer      *self)
+{
+  double seconds = latency_us / (double) G_USEC_PER_SEC;
+  guint i;
+
+  self->join_latency_count++;
+  self->join_latency_sum += seconds;
+  for (i = 0; i < G_N_ELEMENTS (join_latency_buckets); i++)
+    {
+      if (seconds <= join_latency_buckets[i])
+        {
+          self->join_latency_counts[i]++;
+          break;
+        }
+    }
+}
+
+/**
+ * kaigi_server_ensure_room:
+ * @self: a server
+ * @name: a validated room name
+ * @error: return location for a #KAIGI_PROTOCOL_ERROR
+ *
+ * Returns: (transfer none) (nullable): the room called @name, created if needed
+ */
+KaigiRoom *
+kaigi_server_ensure_room (KaigiServer  *self,
+                          const char   *name,
+                          GError      **error)
+{
+  g_autoptr(GError) local_error = NULL;
+  KaigiRoom *room;
+
+  g_return_val_if_fail (KAIGI_IS_SERVER (self), NULL);
+
+  if (self->soup == NULL)
+    {
+      g_set_error_literal (error, KAIGI_PROTOCOL_ERROR, KAIGI_PROTOCOL_ERROR_SHUTTING_DOWN,
+                           "the server is shutting down");
+      return NULL;
+    }
+
+  room = g_hash_table_lookup (self->rooms, name);
+  if (room)
+    return room;
+
+  room = kaigi_room_new (name, self->config, &local_error);
+  if (room == NULL)
+    {
+      g_set_error (error, KAIGI_PROTOCOL_ERROR, KAIGI_PROTOCOL_ERROR_INTERNAL,
+                   "cannot create the room: %s", local_error->message);
+      return NULL;
+    }
+
+  g_signal_connect (room, "empty", G_CALLBACK (on_room_empty), self);
+  g_signal_connect (room, "participant-connected", G_CALLBACK (on_participant_connected), self);
+  g_hash_table_insert (self->rooms, g_strdup (name), room);
+  g_message ("Room %s created", name);
+  return room;
+}
+
+/**
+ * kaigi_server_release_room_if_empty:
+ * @self: a server
+ * @room: one of its rooms
+ *
+ * Frees @room once nobody is in it and its media is torn down.
+ */
+void
+kaigi_server_release_room_if_empty (KaigiServer *self,
+                                    KaigiRoom   *room)
+{
+  g_autofree char *name = NULL;
+
+  g_return_if_fail (KAIGI_IS_SERVER (self));
+
+  if (!kaigi_room_is_empty (room))
+    return;
+
+  name = g_strdup (kaigi_room_get_name (room));
+  g_signal_handlers_disconnect_by_data (room, self);
+  if (g_hash_table_remove (self->rooms, name))
+    g_message ("Room %s closed", name);
+}
+
+/**
+ * kaigi_server_note_join:
+ * @self: a server
+ *
+ * Counts a successful join for `/metrics`.
+ */
+void
+kaigi_server_note_join (KaigiServer *self)
+{
+  g_return_if_fail (KAIGI_IS_SERVER (self));
+
+  self->joins_total++;
+}
+
+/**
+ * kaigi_server_dup_ice_servers:
+ * @self: a server
+ *
+ * Returns: (transfer full) (element-type KaigiIceServer): the ICE servers for clients
+ */
+GPtrArray *
+kaigi_server_dup_ice_servers (KaigiServer *self)
+{
+  g_return_val_if_fail (KAIGI_IS_SERVER (self), NULL);
+
+  return kaigi_config_get_ice_servers (self->config);
+}
+
+/**
+ * kaigi_server_remove_peer:
+ * @self: a server
+ * @peer: a closed peer
+ *
+ * Drops the server's reference to @peer.
+ */
+void
+kaigi_server_remove_peer (KaigiServer        *self,
+                          KaigiSignalingPeer *peer)
+{
+  g_return_if_fail (KAIGI_IS_SERVER (self));
+
+  g_ptr_array_remove_fast (self->peers, peer);
+}
+
+/* Public API */
+
+/**
+ * kaigi_server_new:
+ * @config: the configuration (copied)
+ *
+ * Returns: (transfer full): a server, not yet listening
+ */
+KaigiServer *
+kaigi_server_new (const KaigiConfig *config)
+{
+  KaigiServer *self;
+
+  g_return_val_if_fail (config != NULL, NULL);
+
+  self = g_object_new (KAIGI_TYPE_SERVER, NULL);
+  self->config = kaigi_config_copy (config);
+  return self;
+}
+
+/**
+ * kaigi_server_start:
+ * @self: a server
+ * @error: return location for a #GIOError (address in use, permission)
+ *
+ * Starts listening on the configured address and port (port 0 picks a free
+ * one, see kaigi_server_get_port()). Serves `/` (web client), `/ws`
+ * (signaling, docs/protocol.md), `/api/…` (REST, DESIGN.md), `/healthz`
+ * and `/metrics` (Prometheus text format 0.0.4). Main thread only.
+ *
+ * Returns: %TRUE when listening
+ */
+gboolean
+kaigi_server_start (KaigiServer  *self,
+                    GError      **error)
+{
+  g_autoslist(GUri) uris = NULL;
+  gboolean ok;
+
+  g_return_val_if_fail (KAIGI_IS_SERVER (self), FALSE);
+  g_return_val_if_fail (self->soup == NULL, FALSE);
+
+  self->soup = soup_server_new ("server-header", "Kaigi/" PACKAGE_VERSION " ", NULL);
+  soup_server_add_handler (self->soup, NULL, handle_static, self, NULL);
+  soup_server_add_handler (self->soup, "/api", handle_api, self, NULL);
+  soup_server_add_handler (self->soup, "/healthz", handle_healthz, self, NULL);
+  soup_server_add_handler (self->soup, "/metrics", handle_metrics, self, NULL);
+  soup_server_add_websocket_handler (self->soup, "/ws", NULL, NULL, handle_websocket, self, NULL);
+
+  if (self->config->address)
+    {
+      g_autoptr(GInetAddress) inet = g_inet_address_new_from_string (self->config->address);
+      g_autoptr(GSocketAddress) address = NULL;
+
+      if (inet == NULL)
+        {
+          g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                       "“%s” is not an IP address", self->config->address);
+          g_clear_object (&self->soup);
+          return FALSE;
+        }
+      address = g_inet_socket_address_new (inet, self->config->port);
+      ok = soup_server_listen (self->soup, address, 0, error);
+    }
+  else
+    {
+      ok = soup_server_listen_all (self->soup, self->config->port, 0, error);
+    }
+
+  if (!ok)
+    {
+      g_clear_object (&self->soup);
+      return FALSE;
+    }
+
+  uris = soup_server_get_uris (self->soup);
+  self->port = uris ? (guint) g_uri_get_port (uris->data) : self->config->port;
+  return TRUE;
+}
+
+/**
+ * kaigi_server_get_port:
+ * @self: a started server
+ *
+ * Returns: the TCP port the server listens on
+ */
+guint
+kaigi_server_get_port (KaigiServer *self)
+{
+  g_return_val_if_fail (KAIGI_IS_SERVER (self), 0);
+
+  return self->port;
+}
+
+/**
+ * kaigi_server_stop:
+ * @self: a server
+ *
+ * Stops listening, closes every signaling connection and every room.
+ * Main thread only; idempotent.
+ */
+void
+kaigi_server_stop (KaigiServer *self)
+{
+  g_autoptr(GList) rooms = NULL;
+  GList *l;
+  guint i;
+
+  g_return_if_fail (KAIGI_IS_SERVER (self));
+
+  if (self->soup)
+    soup_server_disconnect (self->soup);
+  g_clear_object (&self->soup);
+
+  for (i = 0; self->peers && i < self->peers->len; i++)
+    kaigi_signaling_peer_close (g_ptr_array_index (self->peers, i),
+                                SOUP_WEBSOCKET_CLOSE_GOING_AWAY, "server stopping");
+
+  if (self->rooms)
+    {
+      rooms = g_hash_table_get_values (self->rooms);
+      for (l = rooms; l; l = l->next)
+        g_object_ref (l->data);
+      for (l = rooms; l; l = l->next)
+        {
+          kaigi_room_close (l->data);
+          g_object_unref (l->data);
+        }
+    }
+}
