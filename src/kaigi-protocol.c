@@ -735,6 +735,9 @@ kaigi_protocol_build_error (const GError *error,
  * @text: the text
  * @time: when the server received it
  *
+ * The time is ISO 8601 UTC with milliseconds (RFC 3339 §5.6), as
+ * JavaScript's Date.toISOString() writes it.
+ *
  * Returns: (transfer full): a relayed `chat` message (data channel)
  */
 char *
@@ -745,7 +748,9 @@ kaigi_protocol_build_chat (const char *from_id,
 {
   g_autoptr(JsonBuilder) builder = begin_message ("chat");
   g_autoptr(GDateTime) utc = g_date_time_to_utc (time);
-  g_autofree char *iso = g_date_time_format_iso8601 (utc);
+  g_autofree char *seconds = g_date_time_format (utc, "%Y-%m-%dT%H:%M:%S");
+  g_autofree char *iso = g_strdup_printf ("%s.%03dZ", seconds,
+                                          g_date_time_get_microsecond (utc) / 1000);
 
   add_string (builder, "from", from_id);
   add_string (builder, "name", from_name);
