@@ -1376,7 +1376,7 @@ unlink_when_idle (GstPad          *tee_pad,
     gst_pad_unlink (tee_pad, peer);
 
   /* the probe is removed after this; hand the rest to the main context */
-  defer (d->self, detach_done_main, g_steal_pointer (&d));
+  defer (d->self, detach_done_main, d);
   return GST_PAD_PROBE_REMOVE;
 }
 

@@ -269,6 +269,13 @@ on_message (SoupWebsocketConnection *connection,
 
   self->last_activity_us = g_get_monotonic_time ();
 
+  if (len > KAIGI_PROTOCOL_MAX_MESSAGE_SIZE)
+    {
+      GST_INFO ("peer %p: %" G_GSIZE_FORMAT " byte message, closing", self, len);
+      kaigi_signaling_peer_close (self, SOUP_WEBSOCKET_CLOSE_TOO_BIG, "message too big");
+      return;
+    }
+
   if (data_type != SOUP_WEBSOCKET_DATA_TEXT)
     {
       error = g_error_new_literal (KAIGI_PROTOCOL_ERROR, KAIGI_PROTOCOL_ERROR_INVALID_JSON,
@@ -326,7 +333,8 @@ check_idle (gpointer user_data)
  *
  * Starts speaking the signaling protocol on @connection; incoming messages
  * are limited to %KAIGI_PROTOCOL_MAX_MESSAGE_SIZE (larger ones close the
- * connection with 1009, RFC 6455 §7.4.1). Main thread only.
+ * connection with 1009, RFC 6455 §7.4.1; beyond four times that, libsoup
+ * drops the connection before buffering more). Main thread only.
  *
  * Returns: (transfer full): the peer
  */
@@ -345,8 +353,11 @@ kaigi_signaling_peer_new (KaigiServer             *server,
   self->connection = g_object_ref (connection);
   self->idle_timeout_s = idle_timeout_s;
 
+  /* Messages over the protocol limit get a clean close handshake with 1009
+   * from on_message(); libsoup's own limit, which drops the connection
+   * before its close frame is reliably out, only guards memory. */
   soup_websocket_connection_set_max_incoming_payload_size (connection,
-                                                           KAIGI_PROTOCOL_MAX_MESSAGE_SIZE);
+                                                           4 * KAIGI_PROTOCOL_MAX_MESSAGE_SIZE);
   /* WebSocket pings keep proxies from closing quiet connections */
   soup_websocket_connection_set_keepalive_interval (connection, 20);
   g_signal_connect (connection, "message", G_CALLBACK (on_message), self);
