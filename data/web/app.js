@@ -1,0 +1,1000 @@
+// Kaigi web client: signaling over /ws (docs/protocol.md, version 1), one
+// RTCPeerConnection answered to the server's offers, tiles, controls and chat.
+// Vanilla ES module, no build step, no external resources.
+
+// ---------------------------------------------------------------------------
+// User-visible strings. Every text the page shows comes from this table;
+// translations add another language object with the same keys.
+// ---------------------------------------------------------------------------
+const STRINGS = {
+  en: {
+    appName: 'Kaigi',
+    tagline: 'Video meetings on your own server. Enter a room name and share the link.',
+    roomLabel: 'Room',
+    roomPlaceholder: 'e.g. weekly-sync',
+    nameLabel: 'Your name',
+    namePlaceholder: 'How others see you',
+    joinButton: 'Join',
+    joining: 'Joining…',
+    rejoinButton: 'Rejoin',
+    homeButton: 'Start page',
+    leftTitle: 'You left the meeting',
+    leftDetail: 'Room “{room}”',
+    lostTitle: 'Disconnected',
+    errRoomEmpty: 'Please enter a room name.',
+    errNameEmpty: 'Please enter your name.',
+    errTooLong: '{field} must be at most 64 characters.',
+    errSlash: '{field} must not contain “/” or control characters.',
+    fieldRoom: 'The room name',
+    fieldName: 'Your name',
+    you: 'You',
+    youSuffix: '{name} (you)',
+    copyLink: 'Copy link',
+    copyLinkTitle: 'Copy a link that invites others to this room',
+    linkCopied: 'Invitation link copied',
+    linkCopyFailed: 'Copy this link: {url}',
+    micOn: 'Mute',
+    micOff: 'Unmute',
+    micNone: 'No mic',
+    camOn: 'Stop video',
+    camOff: 'Start video',
+    camNone: 'No camera',
+    people: 'People',
+    chat: 'Chat',
+    leave: 'Leave',
+    close: 'Close',
+    send: 'Send',
+    chatPlaceholder: 'Message everyone',
+    chatEmpty: 'No messages yet.',
+    chatUnavailable: 'Chat is not connected yet.',
+    enableSound: 'Click to enable sound',
+    muted: 'Muted',
+    cameraOff: 'Camera off',
+    connecting: 'Connecting…',
+    reconnecting: 'Connection unstable…',
+    connected: 'Connected',
+    mediaFailed: 'Media connection failed. Try rejoining.',
+    wsLost: 'Connection to the server was lost.',
+    wsFailed: 'Could not connect to the server.',
+    noDevices: 'No camera or microphone available: you joined to watch and listen.',
+    audioOnly: 'No camera available: you joined with your microphone only.',
+    videoOnly: 'No microphone available: you joined with your camera only.',
+    cameraFailed: 'Could not start the camera: {error}',
+    micFailed: 'Could not start the microphone: {error}',
+    joinedToast: '{name} joined',
+    leftToast: '{name} left',
+    serverError: 'Server: {message}',
+    unknownName: 'Guest',
+    aloneTitle: 'Waiting for others to join',
+    aloneDetail: 'Share the link to invite people.',
+  },
+};
+
+const LANG = 'en';
+function t(key, vars = {}) {
+  const table = STRINGS[LANG] || STRINGS.en;
+  const text = table[key] ?? STRINGS.en[key] ?? key;
+  return text.replace(/\{(\w+)\}/g, (_, k) => (k in vars ? String(vars[k]) : `{${k}}`));
+}
+
+// Inline icons (Feather-style strokes), no external resources.
+const ICONS = {
+  mic: '<path d="M12 2a3 3 0 0 0-3 3v7a3 3 0 0 0 6 0V5a3 3 0 0 0-3-3z"/><path d="M19 10v2a7 7 0 0 1-14 0v-2"/><line x1="12" y1="19" x2="12" y2="23"/>',
+  'mic-off': '<line x1="2" y1="2" x2="22" y2="22"/><path d="M9 9v3a3 3 0 0 0 5.12 2.12M15 9.34V5a3 3 0 0 0-5.94-.6"/><path d="M17 16.95A7 7 0 0 1 5 12v-2m14 0v2c0 .74-.12 1.46-.33 2.13"/><line x1="12" y1="19" x2="12" y2="23"/>',
+  cam: '<polygon points="23 7 16 12 23 17 23 7"/><rect x="1" y="5" width="15" height="14" rx="2" ry="2"/>',
+  'cam-off': '<path d="M16 16v1a2 2 0 0 1-2 2H3a2 2 0 0 1-2-2V7a2 2 0 0 1 2-2h2m5.66 0H14a2 2 0 0 1 2 2v3.34l1 1L23 7v10"/><line x1="1" y1="1" x2="23" y2="23"/>',
+  people: '<path d="M17 21v-2a4 4 0 0 0-4-4H5a4 4 0 0 0-4 4v2"/><circle cx="9" cy="7" r="4"/><path d="M23 21v-2a4 4 0 0 0-3-3.87"/><path d="M16 3.13a4 4 0 0 1 0 7.75"/>',
+  chat: '<path d="M21 15a2 2 0 0 1-2 2H7l-4 4V5a2 2 0 0 1 2-2h14a2 2 0 0 1 2 2z"/>',
+  leave: '<path d="M10.68 13.31a16 16 0 0 0 3.41 2.6l1.27-1.27a2 2 0 0 1 2.11-.45 12.84 12.84 0 0 0 2.81.7 2 2 0 0 1 1.72 2v3a2 2 0 0 1-2.18 2 19.79 19.79 0 0 1-8.63-3.07 19.42 19.42 0 0 1-3.33-2.67m-2.67-3.34a19.79 19.79 0 0 1-3.07-8.63A2 2 0 0 1 4.11 2h3a2 2 0 0 1 2 1.72 12.84 12.84 0 0 0 .7 2.81 2 2 0 0 1-.45 2.11L8.09 9.91"/><line x1="23" y1="1" x2="1" y2="23"/>',
+  link: '<path d="M10 13a5 5 0 0 0 7.54.54l3-3a5 5 0 0 0-7.07-7.07l-1.72 1.71"/><path d="M14 11a5 5 0 0 0-7.54-.54l-3 3a5 5 0 0 0 7.07 7.07l1.71-1.71"/>',
+  close: '<line x1="18" y1="6" x2="6" y2="18"/><line x1="6" y1="6" x2="18" y2="18"/>',
+  speaker: '<polygon points="11 5 6 9 2 9 2 15 6 15 11 19 11 5"/><path d="M19.07 4.93a10 10 0 0 1 0 14.14M15.54 8.46a5 5 0 0 1 0 7.07"/>',
+};
+
+function setIcon(el, name) {
+  if (el.dataset.iconShown === name) return;
+  el.dataset.iconShown = name;
+  el.innerHTML = `<svg viewBox="0 0 24 24" width="20" height="20" fill="none" stroke="currentColor" stroke-width="2" stroke-linecap="round" stroke-linejoin="round" aria-hidden="true">${ICONS[name] || ''}</svg>`;
+}
+
+const $ = (id) => document.getElementById(id);
+const PING_INTERVAL_MS = 5000;
+const PROTOCOL_VERSION = 1;
+
+// ---------------------------------------------------------------------------
+// State
+// ---------------------------------------------------------------------------
+const state = {
+  room: '',
+  name: '',
+  ws: null,
+  pc: null,
+  myId: null,
+  joined: false,
+  leaving: false,
+  ended: false,
+  pingTimer: null,
+  participants: new Map(), // id -> {id, name, audio, video}
+  remoteTracks: new Map(), // id -> {audio: MediaStreamTrack|null, video: ...}
+  tiles: new Map(), // id -> tile element
+  publish: { audio: null, video: null },
+  tracks: [], // last offer's tracks array
+  localStream: new MediaStream(),
+  localAudio: null,
+  localVideo: null,
+  chat: null,
+  chatUnread: 0,
+  negotiation: Promise.resolve(),
+  soundBlocked: false,
+};
+
+window.kaigi = {
+  get pc() { return state.pc; },
+  get ws() { return state.ws; },
+  get myId() { return state.myId; },
+  get participants() { return state.participants; },
+  get chat() { return state.chat; },
+  get room() { return state.room; },
+  get name() { return state.name; },
+  get localStream() { return state.localStream; },
+  state,
+};
+
+// ---------------------------------------------------------------------------
+// Names (same rules as the server: 1–64 code points, no control chars, no '/',
+// no leading/trailing white space)
+// ---------------------------------------------------------------------------
+function validateName(value, fieldKey) {
+  const v = value.trim();
+  if (!v) return fieldKey === 'fieldRoom' ? t('errRoomEmpty') : t('errNameEmpty');
+  if ([...v].length > 64) return t('errTooLong', { field: t(fieldKey) });
+  if (/[\u0000-\u001f\u007f-\u009f/]/.test(v)) return t('errSlash', { field: t(fieldKey) });
+  return null;
+}
+
+function initials(name) {
+  const parts = name.trim().split(/\s+/).filter(Boolean);
+  if (parts.length === 0) return '?';
+  const first = [...parts[0]];
+  if (parts.length === 1) {
+    // Latin-like names: first letter; CJK names: first character reads well too.
+    return first[0].toUpperCase();
+  }
+  return (first[0] + [...parts[parts.length - 1]][0]).toUpperCase();
+}
+
+// A stable pleasant hue per participant for the placeholder avatar.
+function hueFor(text) {
+  let h = 0;
+  for (const ch of text) h = (h * 31 + ch.codePointAt(0)) % 360;
+  return h;
+}
+
+// ---------------------------------------------------------------------------
+// Static text, toasts, banner
+// ---------------------------------------------------------------------------
+function applyStrings() {
+  document.title = t('appName');
+  for (const el of document.querySelectorAll('[data-i18n]')) el.textContent = t(el.dataset.i18n);
+  for (const el of document.querySelectorAll('[data-i18n-placeholder]')) el.placeholder = t(el.dataset.i18nPlaceholder);
+  for (const el of document.querySelectorAll('[data-i18n-title]')) {
+    el.title = t(el.dataset.i18nTitle);
+    el.setAttribute('aria-label', t(el.dataset.i18nTitle));
+  }
+  for (const el of document.querySelectorAll('[data-icon]')) setIcon(el, el.dataset.icon);
+}
+
+function toast(text, kind = 'info', ms = 5000) {
+  const el = document.createElement('div');
+  el.className = `toast ${kind}`;
+  el.textContent = text;
+  $('toasts').append(el);
+  setTimeout(() => {
+    el.classList.add('fade');
+    setTimeout(() => el.remove(), 400);
+  }, ms);
+}
+
+function showBanner(text, actionLabel = null, action = null) {
+  $('banner-text').textContent = text;
+  const btn = $('banner-action');
+  if (actionLabel) {
+    btn.textContent = actionLabel;
+    btn.onclick = action;
+    btn.hidden = false;
+  } else {
+    btn.hidden = true;
+  }
+  $('banner').hidden = false;
+  document.documentElement.style.setProperty('--banner-h', `${$('banner').offsetHeight}px`);
+}
+
+function hideBanner() {
+  $('banner').hidden = true;
+  document.documentElement.style.setProperty('--banner-h', '0px');
+}
+
+function showScreen(id) {
+  for (const s of ['landing', 'meeting', 'ended']) $(s).hidden = s !== id;
+}
+
+// ---------------------------------------------------------------------------
+// Landing
+// ---------------------------------------------------------------------------
+function initLanding() {
+  const params = new URLSearchParams(location.search);
+  const room = (params.get('room') || '').trim();
+  const name = (params.get('name') || '').trim();
+  $('room-input').value = room;
+  let savedName = '';
+  try { savedName = localStorage.getItem('kaigi.name') || ''; } catch { /* storage may be blocked */ }
+  $('name-input').value = name || savedName;
+
+  $('join-form').addEventListener('submit', (e) => {
+    e.preventDefault();
+    const r = $('room-input').value.trim();
+    const n = $('name-input').value.trim();
+    const err = validateName(r, 'fieldRoom') || validateName(n, 'fieldName');
+    if (err) {
+      $('form-error').textContent = err;
+      $('form-error').hidden = false;
+      return;
+    }
+    $('form-error').hidden = true;
+    startMeeting(r, n);
+  });
+
+  if (room && name) {
+    const err = validateName(room, 'fieldRoom') || validateName(name, 'fieldName');
+    if (!err) {
+      startMeeting(room, name);
+      return;
+    }
+    $('form-error').textContent = err;
+    $('form-error').hidden = false;
+  }
+  showScreen('landing');
+  (room ? $('name-input') : $('room-input')).focus();
+}
+
+function updateUrl(room, name) {
+  const q = `?room=${encodeURIComponent(room)}&name=${encodeURIComponent(name)}`;
+  history.replaceState(null, '', location.pathname + q);
+}
+
+function inviteUrl() {
+  return `${location.origin}${location.pathname}?room=${encodeURIComponent(state.room)}`;
+}
+
+// ---------------------------------------------------------------------------
+// Local media
+// ---------------------------------------------------------------------------
+const VIDEO_CONSTRAINTS = { width: { ideal: 960 }, height: { ideal: 540 }, frameRate: { ideal: 30 } };
+const AUDIO_CONSTRAINTS = { echoCancellation: true, noiseSuppression: true, autoGainControl: true };
+
+async function tryGetUserMedia(constraints) {
+  try {
+    return await navigator.mediaDevices.getUserMedia(constraints);
+  } catch (e) {
+    console.warn('getUserMedia failed', constraints, e);
+    return null;
+  }
+}
+
+async function acquireLocalMedia() {
+  if (!navigator.mediaDevices || !navigator.mediaDevices.getUserMedia) {
+    toast(t('noDevices'), 'warn', 8000);
+    return;
+  }
+  let stream = await tryGetUserMedia({ audio: AUDIO_CONSTRAINTS, video: VIDEO_CONSTRAINTS });
+  let note = null;
+  if (!stream) {
+    stream = await tryGetUserMedia({ audio: AUDIO_CONSTRAINTS, video: false });
+    if (stream) note = 'audioOnly';
+  }
+  if (!stream) {
+    stream = await tryGetUserMedia({ audio: false, video: VIDEO_CONSTRAINTS });
+    if (stream) note = 'videoOnly';
+  }
+  if (!stream) note = 'noDevices';
+  if (stream) {
+    state.localAudio = stream.getAudioTracks()[0] || null;
+    state.localVideo = stream.getVideoTracks()[0] || null;
+  }
+  rebuildLocalStream();
+  if (note) toast(t(note), 'warn', 8000);
+}
+
+function rebuildLocalStream() {
+  const tracks = [state.localAudio, state.localVideo].filter(Boolean);
+  state.localStream = new MediaStream(tracks);
+  const selfTile = state.tiles.get('self');
+  if (selfTile) {
+    const v = selfTile.querySelector('video');
+    const vt = state.localVideo;
+    const want = vt ? new MediaStream([vt]) : null;
+    const cur = v.srcObject && v.srcObject.getVideoTracks()[0];
+    if (cur !== vt) {
+      v.srcObject = want;
+      if (want) v.play().catch(() => {});
+    }
+  }
+}
+
+function localMediaState() {
+  return {
+    audio: !!(state.localAudio && state.localAudio.enabled && state.localAudio.readyState === 'live'),
+    video: !!(state.localVideo && state.localVideo.enabled && state.localVideo.readyState === 'live'),
+  };
+}
+
+function publishTransceiver(kind) {
+  const mid = state.publish[kind];
+  if (!state.pc || mid == null) return null;
+  return state.pc.getTransceivers().find((tr) => tr.mid === mid) || null;
+}
+
+async function attachLocalTrack(kind) {
+  const tr = publishTransceiver(kind);
+  if (!tr) return; // attached with the next offer
+  const track = kind === 'audio' ? state.localAudio : state.localVideo;
+  try {
+    await tr.sender.replaceTrack(track || null);
+  } catch (e) {
+    console.warn('replaceTrack failed', kind, e);
+  }
+}
+
+function sendMediaState() {
+  send({ type: 'media', ...localMediaState() });
+  updateControls();
+  updateSelfTile();
+  renderParticipantList();
+}
+
+async function toggleMic() {
+  if (!state.localAudio || state.localAudio.readyState !== 'live') {
+    const s = await tryGetUserMedia({ audio: AUDIO_CONSTRAINTS, video: false });
+    if (!s) { toast(t('micFailed', { error: 'no device or permission' }), 'error'); return; }
+    state.localAudio = s.getAudioTracks()[0];
+    rebuildLocalStream();
+    await attachLocalTrack('audio');
+  } else {
+    state.localAudio.enabled = !state.localAudio.enabled;
+  }
+  sendMediaState();
+}
+
+async function toggleCamera() {
+  if (!state.localVideo || state.localVideo.readyState !== 'live') {
+    const s = await tryGetUserMedia({ audio: false, video: VIDEO_CONSTRAINTS });
+    if (!s) { toast(t('cameraFailed', { error: 'no device or permission' }), 'error'); return; }
+    state.localVideo = s.getVideoTracks()[0];
+    rebuildLocalStream();
+    await attachLocalTrack('video');
+  } else {
+    state.localVideo.enabled = !state.localVideo.enabled;
+  }
+  sendMediaState();
+}
+
+// ---------------------------------------------------------------------------
+// Signaling
+// ---------------------------------------------------------------------------
+function send(msg) {
+  const ws = state.ws;
+  if (ws && ws.readyState === WebSocket.OPEN) {
+    ws.send(JSON.stringify(msg));
+    return true;
+  }
+  return false;
+}
+
+async function startMeeting(room, name) {
+  state.room = room;
+  state.name = name;
+  state.leaving = false;
+  state.ended = false;
+  try { localStorage.setItem('kaigi.name', name); } catch { /* ignore */ }
+  updateUrl(room, name);
+
+  $('room-name').textContent = room;
+  $('me-name').textContent = name;
+  document.title = `${room} · ${t('appName')}`;
+  showScreen('meeting');
+  setConnState('connecting');
+  createSelfTile();
+  layoutGrid();
+  updateControls();
+  renderParticipantList();
+
+  await acquireLocalMedia();
+  updateControls();
+  updateSelfTile();
+  connectSignaling();
+}
+
+function connectSignaling() {
+  const proto = location.protocol === 'https:' ? 'wss:' : 'ws:';
+  const ws = new WebSocket(`${proto}//${location.host}/ws`);
+  state.ws = ws;
+  let opened = false;
+
+  ws.addEventListener('open', () => {
+    opened = true;
+    const m = localMediaState();
+    send({ type: 'join', room: state.room, name: state.name, version: PROTOCOL_VERSION, audio: m.audio, video: m.video });
+    state.pingTimer = setInterval(() => send({ type: 'ping' }), PING_INTERVAL_MS);
+  });
+
+  ws.addEventListener('message', (ev) => {
+    if (typeof ev.data !== 'string') return;
+    let msg;
+    try { msg = JSON.parse(ev.data); } catch { console.warn('bad JSON from server', ev.data); return; }
+    handleMessage(msg);
+  });
+
+  ws.addEventListener('close', (ev) => {
+    clearInterval(state.pingTimer);
+    state.pingTimer = null;
+    if (state.ws !== ws) return;
+    if (state.leaving || state.ended) return;
+    console.warn('WebSocket closed', ev.code, ev.reason);
+    setConnState('lost');
+    const text = opened ? t('wsLost') : t('wsFailed');
+    showBanner(ev.reason ? `${text} (${ev.reason})` : text, t('rejoinButton'), () => location.reload());
+    teardownMedia(false);
+  });
+
+  ws.addEventListener('error', () => { /* the close event reports it */ });
+}
+
+function handleMessage(msg) {
+  switch (msg.type) {
+    case 'joined': onJoined(msg); break;
+    case 'offer': state.negotiation = state.negotiation.then(() => onOffer(msg)).catch(onNegotiationError); break;
+    case 'ice': state.negotiation = state.negotiation.then(() => onRemoteIce(msg)).catch((e) => console.warn('addIceCandidate failed', e)); break;
+    case 'participant-joined': upsertParticipant(msg.participant, true); break;
+    case 'participant-updated': upsertParticipant(msg.participant, false); break;
+    case 'participant-left': removeParticipant(msg.id, msg.reason); break;
+    case 'pong': break;
+    case 'error': onServerError(msg); break;
+    default: console.debug('ignored message', msg.type);
+  }
+}
+
+function onServerError(msg) {
+  console.warn('server error', msg);
+  const text = msg.message || msg.code || 'error';
+  toast(t('serverError', { message: text }), 'error', 7000);
+  if (!state.joined && msg.request === 'join') {
+    // The join was refused: nothing else will happen on this connection.
+    state.ended = true;
+    teardownMedia(true);
+    if (state.ws) state.ws.close(1000);
+    showEnded(t('lostTitle'), text);
+  }
+}
+
+function onJoined(msg) {
+  state.joined = true;
+  state.myId = msg.id;
+  if (msg.name) { state.name = msg.name; $('me-name').textContent = msg.name; }
+  if (msg.room) { state.room = msg.room; $('room-name').textContent = msg.room; }
+  for (const p of msg.participants || []) upsertParticipant(p, false, true);
+  layoutGrid();
+
+  const iceServers = Array.isArray(msg.ice_servers) ? msg.ice_servers : [];
+  const pc = new RTCPeerConnection({ iceServers, bundlePolicy: 'max-bundle', rtcpMuxPolicy: 'require' });
+  state.pc = pc;
+  pc.addEventListener('icecandidate', (e) => {
+    const c = e.candidate;
+    if (!c || !c.candidate) return;
+    send({ type: 'ice', candidate: c.candidate, sdpMLineIndex: c.sdpMLineIndex ?? 0, ...(c.sdpMid != null ? { sdpMid: c.sdpMid } : {}) });
+  });
+  pc.addEventListener('connectionstatechange', () => {
+    const s = pc.connectionState;
+    if (s === 'connected') { setConnState('connected'); hideBanner(); }
+    else if (s === 'disconnected') setConnState('reconnecting');
+    else if (s === 'failed') {
+      setConnState('lost');
+      showBanner(t('mediaFailed'), t('rejoinButton'), () => location.reload());
+    }
+  });
+  pc.addEventListener('datachannel', (e) => {
+    if (e.channel.label === 'chat') setupChat(e.channel);
+  });
+  pc.addEventListener('track', () => attachRemoteTracks());
+}
+
+async function onOffer(msg) {
+  const pc = state.pc;
+  if (!pc) { console.warn('offer before joined'); return; }
+  state.publish = { audio: msg.publish?.audio ?? null, video: msg.publish?.video ?? null };
+  state.tracks = Array.isArray(msg.tracks) ? msg.tracks : [];
+
+  await pc.setRemoteDescription({ type: 'offer', sdp: msg.sdp });
+
+  const replacements = [];
+  for (const tr of pc.getTransceivers()) {
+    if (tr.currentDirection === 'stopped' || tr.mid == null) continue;
+    try {
+      if (tr.mid === state.publish.audio) {
+        tr.direction = 'sendonly';
+        replacements.push(tr.sender.replaceTrack(state.localAudio || null));
+      } else if (tr.mid === state.publish.video) {
+        tr.direction = 'sendonly';
+        replacements.push(tr.sender.replaceTrack(state.localVideo || null));
+      } else {
+        tr.direction = 'recvonly';
+      }
+    } catch (e) {
+      console.warn('transceiver setup failed', tr.mid, e);
+    }
+  }
+  await Promise.allSettled(replacements);
+
+  const answer = await pc.createAnswer();
+  await pc.setLocalDescription(answer);
+  send({ type: 'answer', sdp: pc.localDescription.sdp });
+  attachRemoteTracks();
+}
+
+function onNegotiationError(e) {
+  console.error('negotiation failed', e);
+  toast(t('serverError', { message: String(e && e.message || e) }), 'error', 8000);
+}
+
+async function onRemoteIce(msg) {
+  if (!state.pc || !msg.candidate) return;
+  await state.pc.addIceCandidate({ candidate: msg.candidate, sdpMLineIndex: msg.sdpMLineIndex ?? 0, ...(msg.sdpMid != null ? { sdpMid: msg.sdpMid } : {}) });
+}
+
+// Map every transceiver listed in the offer's `tracks` to its participant.
+function attachRemoteTracks() {
+  const pc = state.pc;
+  if (!pc) return;
+  const byMid = new Map(pc.getTransceivers().filter((tr) => tr.mid != null).map((tr) => [tr.mid, tr]));
+  const next = new Map();
+  for (const entry of state.tracks) {
+    const tr = byMid.get(entry.mid);
+    if (!tr || (entry.kind !== 'audio' && entry.kind !== 'video')) continue;
+    if (!next.has(entry.participant)) next.set(entry.participant, { audio: null, video: null });
+    next.get(entry.participant)[entry.kind] = tr.receiver.track;
+  }
+  state.remoteTracks = next;
+  for (const id of state.participants.keys()) updateRemoteTile(id);
+}
+
+// ---------------------------------------------------------------------------
+// Participants and tiles
+// ---------------------------------------------------------------------------
+function upsertParticipant(p, announce, quiet = false) {
+  if (!p || !p.id || p.id === state.myId) return;
+  const isNew = !state.participants.has(p.id);
+  const entry = { id: p.id, name: p.name || t('unknownName'), audio: !!p.audio, video: !!p.video };
+  state.participants.set(p.id, entry);
+  if (isNew) createRemoteTile(entry);
+  updateRemoteTile(p.id);
+  renderParticipantList();
+  layoutGrid();
+  if (isNew && announce && !quiet) toast(t('joinedToast', { name: entry.name }), 'info', 3000);
+}
+
+function removeParticipant(id, reason) {
+  const p = state.participants.get(id);
+  state.participants.delete(id);
+  const tile = state.tiles.get(id);
+  if (tile) {
+    for (const m of tile.querySelectorAll('video, audio')) { m.pause(); m.srcObject = null; }
+    tile.remove();
+    state.tiles.delete(id);
+  }
+  renderParticipantList();
+  layoutGrid();
+  if (p) toast(t('leftToast', { name: p.name }), 'info', 3000);
+  console.info('participant left', id, reason);
+}
+
+function makeTile() {
+  const tile = $('tile-template').content.firstElementChild.cloneNode(true);
+  for (const el of tile.querySelectorAll('[data-icon]')) setIcon(el, el.dataset.icon);
+  const video = tile.querySelector('video');
+  const markFrames = () => { if (video.videoWidth > 0) tile.classList.add('has-frames'); };
+  video.addEventListener('loadeddata', markFrames);
+  video.addEventListener('resize', markFrames);
+  video.addEventListener('playing', markFrames);
+  return tile;
+}
+
+function createSelfTile() {
+  if (state.tiles.has('self')) return;
+  const tile = makeTile();
+  tile.classList.add('self');
+  tile.dataset.self = 'true';
+  tile.querySelector('video').classList.add('local-video');
+  $('grid').prepend(tile);
+  state.tiles.set('self', tile);
+  updateSelfTile();
+}
+
+function updateSelfTile() {
+  const tile = state.tiles.get('self');
+  if (!tile) return;
+  const m = localMediaState();
+  tile.querySelector('.name').textContent = t('youSuffix', { name: state.name });
+  setAvatar(tile, state.name);
+  tile.classList.toggle('camera-off', !m.video);
+  tile.classList.toggle('mic-off', !m.audio);
+  tile.dataset.video = String(m.video);
+  tile.dataset.audio = String(m.audio);
+  const v = tile.querySelector('video');
+  if (state.localVideo && (!v.srcObject || v.srcObject.getVideoTracks()[0] !== state.localVideo)) {
+    v.srcObject = new MediaStream([state.localVideo]);
+    v.play().catch(() => {});
+  }
+}
+
+function setAvatar(tile, name) {
+  const av = tile.querySelector('.avatar');
+  const ini = initials(name);
+  if (av.textContent !== ini) av.textContent = ini;
+  av.style.setProperty('--hue', hueFor(name));
+}
+
+function createRemoteTile(p) {
+  const tile = makeTile();
+  tile.dataset.participantId = p.id;
+  tile.querySelector('video').classList.add('remote-video');
+  const audio = document.createElement('audio');
+  audio.autoplay = true;
+  audio.className = 'remote-audio';
+  tile.append(audio);
+  $('grid').append(tile);
+  state.tiles.set(p.id, tile);
+}
+
+function updateRemoteTile(id) {
+  const p = state.participants.get(id);
+  const tile = state.tiles.get(id);
+  if (!p || !tile) return;
+  tile.dataset.participantName = p.name;
+  tile.dataset.audio = String(p.audio);
+  tile.dataset.video = String(p.video);
+  tile.querySelector('.name').textContent = p.name;
+  tile.title = p.name;
+  setAvatar(tile, p.name);
+  tile.classList.toggle('camera-off', !p.video);
+  tile.classList.toggle('mic-off', !p.audio);
+  tile.querySelector('.mic-state').title = p.audio ? '' : t('muted');
+
+  const tracks = state.remoteTracks.get(id) || { audio: null, video: null };
+  const video = tile.querySelector('video');
+  const audio = tile.querySelector('audio');
+
+  const curV = video.srcObject ? video.srcObject.getVideoTracks()[0] || null : null;
+  if (curV !== tracks.video) {
+    tile.classList.remove('has-frames');
+    video.srcObject = tracks.video ? new MediaStream([tracks.video]) : null;
+    if (tracks.video) video.play().catch((e) => console.debug('video play', e));
+  }
+  tile.dataset.hasVideoTrack = String(!!tracks.video);
+
+  const curA = audio.srcObject ? audio.srcObject.getAudioTracks()[0] || null : null;
+  if (curA !== tracks.audio) {
+    audio.srcObject = tracks.audio ? new MediaStream([tracks.audio]) : null;
+    if (tracks.audio) playAudio(audio);
+  }
+}
+
+function playAudio(audio) {
+  const p = audio.play();
+  if (p && p.catch) {
+    p.then(() => {
+      if (state.soundBlocked && allAudioPlaying()) setSoundBlocked(false);
+    }).catch((e) => {
+      if (e && e.name === 'NotAllowedError') setSoundBlocked(true);
+      else console.debug('audio play', e);
+    });
+  }
+}
+
+function allAudioPlaying() {
+  return [...document.querySelectorAll('audio.remote-audio')].every((a) => !a.srcObject || !a.paused);
+}
+
+function setSoundBlocked(blocked) {
+  state.soundBlocked = blocked;
+  $('sound-unlock').hidden = !blocked;
+}
+
+function unlockSound() {
+  setSoundBlocked(false);
+  for (const a of document.querySelectorAll('audio.remote-audio')) if (a.srcObject) playAudio(a);
+}
+
+// Pick the column count that makes 16:9 tiles as large as possible.
+function layoutGrid() {
+  const grid = $('grid');
+  const stage = $('stage');
+  const n = grid.children.length;
+  const hint = $('alone-hint');
+  hint.hidden = !(state.joined && n === 1 && !state.ended);
+  if (!n || stage.clientWidth === 0) return;
+  const gap = 8;
+  const W = stage.clientWidth - 2 * gap;
+  const H = stage.clientHeight - 2 * gap - (hint.hidden ? 0 : hint.offsetHeight + gap);
+  let best = { w: 0, cols: 1 };
+  for (let cols = 1; cols <= n; cols++) {
+    const rows = Math.ceil(n / cols);
+    const w = Math.min((W - gap * (cols - 1)) / cols, ((H - gap * (rows - 1)) / rows) * 16 / 9);
+    if (w > best.w) best = { w, cols };
+  }
+  // On very small screens keep tiles readable and let the stage scroll.
+  const w = Math.max(Math.floor(best.w), Math.min(W, 160));
+  grid.style.setProperty('--tile-w', `${w}px`);
+  grid.dataset.count = String(n);
+  grid.classList.toggle('alone', n === 1);
+}
+
+function renderParticipantList() {
+  const list = $('participant-list');
+  list.textContent = '';
+  const me = { id: state.myId || 'self', name: state.name, ...localMediaState(), self: true };
+  const all = [me, ...[...state.participants.values()].sort((a, b) => a.name.localeCompare(b.name))];
+  for (const p of all) {
+    const li = document.createElement('li');
+    li.className = 'participant';
+    li.dataset.participantId = p.id;
+    li.dataset.participantName = p.name;
+    li.dataset.audio = String(p.audio);
+    li.dataset.video = String(p.video);
+    if (p.self) li.dataset.self = 'true';
+    const av = document.createElement('span');
+    av.className = 'avatar small';
+    av.textContent = initials(p.name);
+    av.style.setProperty('--hue', hueFor(p.name));
+    const name = document.createElement('span');
+    name.className = 'pname';
+    name.textContent = p.self ? t('youSuffix', { name: p.name }) : p.name;
+    const icons = document.createElement('span');
+    icons.className = 'picons';
+    const mic = document.createElement('span');
+    mic.className = `icon ${p.audio ? '' : 'off'}`;
+    mic.title = p.audio ? '' : t('muted');
+    setIcon(mic, p.audio ? 'mic' : 'mic-off');
+    const cam = document.createElement('span');
+    cam.className = `icon ${p.video ? '' : 'off'}`;
+    cam.title = p.video ? '' : t('cameraOff');
+    setIcon(cam, p.video ? 'cam' : 'cam-off');
+    icons.append(mic, cam);
+    li.append(av, name, icons);
+    list.append(li);
+  }
+  $('people-count').textContent = String(all.length);
+}
+
+// Highlight whoever is speaking, from the RTP audio levels the browser
+// already has (RFC 6464 / receiver levels), cheap enough to poll.
+function pollSpeakers() {
+  if (!state.pc) return;
+  for (const [id, tracks] of state.remoteTracks) {
+    const tile = state.tiles.get(id);
+    if (!tile || !tracks.audio) continue;
+    const tr = state.pc.getTransceivers().find((x) => x.receiver.track === tracks.audio);
+    let level = 0;
+    try {
+      for (const s of tr ? tr.receiver.getSynchronizationSources() : []) {
+        if (performance.timeOrigin + performance.now() - s.timestamp < 1000) level = Math.max(level, s.audioLevel || 0);
+      }
+    } catch { /* not supported */ }
+    const p = state.participants.get(id);
+    tile.classList.toggle('speaking', !!p && p.audio && level > 0.04);
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Controls
+// ---------------------------------------------------------------------------
+function updateControls() {
+  const m = localMediaState();
+  const mic = $('mic-button');
+  const cam = $('cam-button');
+  const hasMic = !!state.localAudio && state.localAudio.readyState === 'live';
+  const hasCam = !!state.localVideo && state.localVideo.readyState === 'live';
+  mic.classList.toggle('off', !m.audio);
+  mic.setAttribute('aria-pressed', String(!m.audio));
+  setIcon(mic.querySelector('.icon'), m.audio ? 'mic' : 'mic-off');
+  mic.querySelector('.control-label').textContent = !hasMic ? t('micNone') : m.audio ? t('micOn') : t('micOff');
+  mic.title = mic.querySelector('.control-label').textContent;
+  cam.classList.toggle('off', !m.video);
+  cam.setAttribute('aria-pressed', String(!m.video));
+  setIcon(cam.querySelector('.icon'), m.video ? 'cam' : 'cam-off');
+  cam.querySelector('.control-label').textContent = !hasCam ? t('camNone') : m.video ? t('camOn') : t('camOff');
+  cam.title = cam.querySelector('.control-label').textContent;
+}
+
+function setConnState(s) {
+  const el = $('conn-state');
+  el.dataset.state = s;
+  const text = { connecting: t('connecting'), reconnecting: t('reconnecting'), connected: t('connected'), lost: t('wsLost') }[s] || '';
+  el.textContent = s === 'lost' ? '' : text;
+  el.hidden = s === 'connected' || s === 'lost';
+  document.body.dataset.connection = s;
+}
+
+function openSide(tab) {
+  const side = $('side');
+  const already = !side.hidden && side.dataset.tab === tab;
+  if (already) { side.hidden = true; layoutSoon(); return; }
+  side.hidden = false;
+  side.dataset.tab = tab;
+  $('panel-people').hidden = tab !== 'people';
+  $('panel-chat').hidden = tab !== 'chat';
+  $('tab-people').classList.toggle('active', tab === 'people');
+  $('tab-chat').classList.toggle('active', tab === 'chat');
+  $('people-button').classList.toggle('active', tab === 'people');
+  $('chat-button').classList.toggle('active', tab === 'chat');
+  if (tab === 'chat') {
+    state.chatUnread = 0;
+    updateChatBadge();
+    const log = $('chat-log');
+    log.scrollTop = log.scrollHeight;
+    if (!$('chat-input').disabled && window.matchMedia('(pointer: fine)').matches) $('chat-input').focus();
+  }
+  layoutSoon();
+}
+
+function closeSide() {
+  $('side').hidden = true;
+  $('people-button').classList.remove('active');
+  $('chat-button').classList.remove('active');
+  layoutSoon();
+}
+
+function layoutSoon() { requestAnimationFrame(layoutGrid); }
+
+function leave() {
+  state.leaving = true;
+  send({ type: 'leave' });
+  const ws = state.ws;
+  // The server closes after `leave`; close ourselves too if it does not.
+  setTimeout(() => { if (ws && ws.readyState !== WebSocket.CLOSED) ws.close(1000); }, 1000);
+  teardownMedia(true);
+  showEnded(t('leftTitle'), t('leftDetail', { room: state.room }));
+}
+
+function teardownMedia(stopLocal) {
+  clearInterval(state.pingTimer);
+  if (state.chat) { try { state.chat.close(); } catch { /* ignore */ } }
+  if (state.pc) { try { state.pc.close(); } catch { /* ignore */ } }
+  if (stopLocal) {
+    for (const tr of [state.localAudio, state.localVideo]) if (tr) tr.stop();
+  }
+  $('chat-input').disabled = true;
+  $('chat-send').disabled = true;
+}
+
+function showEnded(title, detail) {
+  $('ended-title').textContent = title;
+  $('ended-detail').textContent = detail;
+  for (const [id, tile] of state.tiles) {
+    for (const m of tile.querySelectorAll('video, audio')) { m.pause(); m.srcObject = null; }
+    if (id !== 'self') tile.remove();
+  }
+  showScreen('ended');
+}
+
+async function copyLink() {
+  const url = inviteUrl();
+  try {
+    await navigator.clipboard.writeText(url);
+    toast(t('linkCopied'), 'info', 2500);
+  } catch {
+    toast(t('linkCopyFailed', { url }), 'info', 10000);
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Chat
+// ---------------------------------------------------------------------------
+function setupChat(channel) {
+  state.chat = channel;
+  const enable = (on) => {
+    $('chat-input').disabled = !on;
+    $('chat-send').disabled = !on;
+  };
+  channel.addEventListener('open', () => enable(true));
+  channel.addEventListener('close', () => enable(false));
+  channel.addEventListener('message', (e) => {
+    if (typeof e.data !== 'string') return;
+    let msg;
+    try { msg = JSON.parse(e.data); } catch { return; }
+    if (msg.type === 'chat') addChatMessage(msg);
+    else if (msg.type === 'error') toast(t('serverError', { message: msg.message || msg.code }), 'error');
+  });
+  if (channel.readyState === 'open') enable(true);
+}
+
+function addChatMessage(msg) {
+  const li = document.createElement('li');
+  li.className = 'chat-message';
+  const mine = msg.from === state.myId;
+  if (mine) li.classList.add('mine');
+  li.dataset.from = msg.from || '';
+  li.dataset.name = msg.name || '';
+  const head = document.createElement('div');
+  head.className = 'chat-head';
+  const who = document.createElement('span');
+  who.className = 'chat-name';
+  who.textContent = mine ? t('you') : (msg.name || t('unknownName'));
+  const when = document.createElement('time');
+  when.className = 'chat-time';
+  const d = msg.time ? new Date(msg.time) : new Date();
+  if (!Number.isNaN(d.getTime())) {
+    when.dateTime = d.toISOString();
+    when.textContent = d.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
+  }
+  head.append(who, when);
+  const body = document.createElement('div');
+  body.className = 'chat-text';
+  body.textContent = msg.text || '';
+  li.append(head, body);
+  const log = $('chat-log');
+  const atBottom = log.scrollHeight - log.scrollTop - log.clientHeight < 40;
+  log.append(li);
+  $('chat-empty').hidden = true;
+  if (atBottom || mine) log.scrollTop = log.scrollHeight;
+  const side = $('side');
+  if (!mine && (side.hidden || side.dataset.tab !== 'chat')) {
+    state.chatUnread++;
+    updateChatBadge();
+  }
+}
+
+function updateChatBadge() {
+  const b = $('chat-badge');
+  b.hidden = state.chatUnread === 0;
+  b.textContent = state.chatUnread > 9 ? '9+' : String(state.chatUnread);
+}
+
+function sendChat(text) {
+  const v = text.trim();
+  if (!v) return false;
+  if (!state.chat || state.chat.readyState !== 'open') { toast(t('chatUnavailable'), 'warn'); return false; }
+  state.chat.send(JSON.stringify({ type: 'chat', text: [...v].slice(0, 2000).join('') }));
+  return true;
+}
+
+// ---------------------------------------------------------------------------
+// Wiring
+// ---------------------------------------------------------------------------
+function init() {
+  applyStrings();
+  $('mic-button').addEventListener('click', toggleMic);
+  $('cam-button').addEventListener('click', toggleCamera);
+  $('people-button').addEventListener('click', () => openSide('people'));
+  $('chat-button').addEventListener('click', () => openSide('chat'));
+  $('tab-people').addEventListener('click', () => { if ($('side').dataset.tab !== 'people') openSide('people'); });
+  $('tab-chat').addEventListener('click', () => { if ($('side').dataset.tab !== 'chat') openSide('chat'); });
+  $('side-close').addEventListener('click', closeSide);
+  $('leave-button').addEventListener('click', leave);
+  $('copy-link').addEventListener('click', copyLink);
+  $('alone-copy').addEventListener('click', copyLink);
+  $('sound-unlock').addEventListener('click', unlockSound);
+  $('rejoin-button').addEventListener('click', () => location.reload());
+  $('home-button').addEventListener('click', () => { location.href = location.pathname; });
+  $('chat-form').addEventListener('submit', (e) => {
+    e.preventDefault();
+    if (sendChat($('chat-input').value)) $('chat-input').value = '';
+  });
+  // Any click on the page counts as a gesture that may unblock audio.
+  document.addEventListener('click', () => { if (state.soundBlocked) unlockSound(); }, true);
+  window.addEventListener('resize', layoutSoon);
+  if (window.ResizeObserver) new ResizeObserver(layoutSoon).observe($('stage'));
+  window.addEventListener('pagehide', () => { if (state.joined && !state.leaving) send({ type: 'leave' }); });
+  setInterval(pollSpeakers, 300);
+  initLanding();
+}
+
+init();
