@@ -658,3 +658,18 @@ kaigi_server_stop (KaigiServer *self)
         }
     }
 }
+
+/**
+ * kaigi_server_is_idle:
+ * @self: a server
+ *
+ * Returns: %TRUE when no room and no signaling connection is left, e.g.
+ *   after kaigi_server_stop() once the main context has run the teardown
+ */
+gboolean
+kaigi_server_is_idle (KaigiServer *self)
+{
+  g_return_val_if_fail (KAIGI_IS_SERVER (self), TRUE);
+
+  return g_hash_table_size (self->rooms) == 0 && self->peers->len == 0;
+}

@@ -20,5 +20,6 @@ gboolean     kaigi_server_start    (KaigiServer        *self,
                                     GError            **error);
 guint        kaigi_server_get_port (KaigiServer        *self);
 void         kaigi_server_stop     (KaigiServer        *self);
+gboolean     kaigi_server_is_idle  (KaigiServer        *self);
 
 G_END_DECLS

@@ -14,6 +14,14 @@
 #include "kaigi-plugins.h"
 #include "kaigi-server.h"
 
+#define DRAIN_TIMEOUT_S 5
+
+static gboolean
+keep_ticking (gpointer user_data)
+{
+  return G_SOURCE_CONTINUE;
+}
+
 static gboolean
 on_quit_signal (gpointer user_data)
 {
@@ -73,6 +81,16 @@ main (int   argc,
 
   g_message ("Stopping");
   kaigi_server_stop (server);
+  /* Let participants' media tear down and close frames go out, for at
+   * most DRAIN_TIMEOUT_S */
+  {
+    gint64 deadline = g_get_monotonic_time () + DRAIN_TIMEOUT_S * G_USEC_PER_SEC;
+    guint tick = g_timeout_add (50, keep_ticking, NULL);
+
+    while (!kaigi_server_is_idle (server) && g_get_monotonic_time () < deadline)
+      g_main_context_iteration (NULL, TRUE);
+    g_source_remove (tick);
+  }
   g_clear_object (&server);
   gst_deinit ();
   return 0;

@@ -1,0 +1,267 @@
+/* test-smoke.c — the installed-style binary: options, readiness, HTTP, clean stop
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ *
+ * Runs the real `kaigi` executable (KAIGI_BINARY) as a child process, the
+ * way an operator or a service manager does.
+ */
+
+#include <signal.h>
+#include <gio/gio.h>
+#include <libsoup/soup.h>
+
+#include "kaigi-test-utils.h"
+
+static const char *
+binary (void)
+{
+  const char *path = g_getenv ("KAIGI_BINARY");
+
+  g_assert_nonnull (path);
+  return path;
+}
+
+/* Runs the binary to completion; returns its exit status. */
+static int
+run (const char * const *args,
+     char              **out,
+     char              **err)
+{
+  g_autoptr(GPtrArray) argv = g_ptr_array_new ();
+  g_autoptr(GSubprocess) process = NULL;
+  g_autoptr(GError) error = NULL;
+
+  g_ptr_array_add (argv, (gpointer) binary ());
+  for (; *args; args++)
+    g_ptr_array_add (argv, (gpointer) *args);
+  g_ptr_array_add (argv, NULL);
+
+  process = g_subprocess_newv ((const char * const *) argv->pdata,
+                               G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_PIPE,
+                               &error);
+  g_assert_no_error (error);
+  g_subprocess_communicate_utf8 (process, NULL, NULL, out, err, &error);
+  g_assert_no_error (error);
+  return g_subprocess_get_exit_status (process);
+}
+
+static void
+test_version (void)
+{
+  const char *args[] = { "--version", NULL };
+  g_autofree char *out = NULL, *err = NULL;
+
+  g_assert_cmpint (run (args, &out, &err), ==, 0);
+  g_assert_true (g_str_has_prefix (out, "kaigi "));
+}
+
+static void
+test_help (void)
+{
+  const char *args[] = { "--help", NULL };
+  const char *options[] = { "--config", "--address", "--port", "--recordings-dir",
+                            "--stun-server", "--turn-server", "--api-token", "--version" };
+  g_autofree char *out = NULL, *err = NULL;
+  guint i;
+
+  g_assert_cmpint (run (args, &out, &err), ==, 0);
+  for (i = 0; i < G_N_ELEMENTS (options); i++)
+    {
+      g_test_message ("looking for %s", options[i]);
+      g_assert_nonnull (strstr (out, options[i]));
+    }
+}
+
+static void
+test_bad_options (void)
+{
+  const char *port[] = { "--port", "70000", NULL };
+  const char *config[] = { "--config", "/nonexistent/kaigi.conf", NULL };
+  const char *unknown[] = { "--frobnicate", NULL };
+  g_autofree char *out1 = NULL, *err1 = NULL, *out2 = NULL, *err2 = NULL, *out3 = NULL, *err3 = NULL;
+
+  g_assert_cmpint (run (port, &out1, &err1), ==, 2);
+  g_assert_nonnull (strstr (err1, "70000"));
+  g_assert_cmpint (run (config, &out2, &err2), ==, 2);
+  g_assert_nonnull (strstr (err2, "/nonexistent/kaigi.conf"));
+  g_assert_cmpint (run (unknown, &out3, &err3), ==, 2);
+}
+
+typedef struct
+{
+  GSubprocess *process;
+  GDataInputStream *stdout_lines;
+  char *ready_line;
+  guint port;
+} Server;
+
+static void
+on_line (GObject      *source,
+         GAsyncResult *result,
+         gpointer      user_data)
+{
+  Server *server = user_data;
+
+  server->ready_line = g_data_input_stream_read_line_finish_utf8 (G_DATA_INPUT_STREAM (source),
+                                                                  result, NULL, NULL);
+  if (server->ready_line == NULL)
+    server->ready_line = g_strdup ("");
+}
+
+static void
+server_start (Server             *server,
+              const char * const *extra)
+{
+  g_autoptr(GPtrArray) argv = g_ptr_array_new ();
+  g_autoptr(GError) error = NULL;
+  const char *colon;
+
+  g_ptr_array_add (argv, (gpointer) binary ());
+  g_ptr_array_add (argv, "--address");
+  g_ptr_array_add (argv, "127.0.0.1");
+  g_ptr_array_add (argv, "--port");
+  g_ptr_array_add (argv, "0");
+  for (; extra && *extra; extra++)
+    g_ptr_array_add (argv, (gpointer) *extra);
+  g_ptr_array_add (argv, NULL);
+
+  server->process = g_subprocess_newv ((const char * const *) argv->pdata,
+                                       G_SUBPROCESS_FLAGS_STDOUT_PIPE, &error);
+  g_assert_no_error (error);
+  server->stdout_lines = g_data_input_stream_new (g_subprocess_get_stdout_pipe (server->process));
+  g_data_input_stream_read_line_async (server->stdout_lines, G_PRIORITY_DEFAULT, NULL,
+                                       on_line, server);
+  KAIGI_TEST_WAIT_UNTIL_ELSE (server->ready_line != NULL, 10000, g_assert_not_reached ());
+
+  /* "Kaigi listening on http://127.0.0.1:PORT/" */
+  g_assert_true (g_str_has_prefix (server->ready_line, "Kaigi listening on http://127.0.0.1:"));
+  colon = strrchr (server->ready_line, ':');
+  server->port = (guint) g_ascii_strtoull (colon + 1, NULL, 10);
+  g_assert_cmpuint (server->port, >, 0);
+}
+
+static void
+on_exited (GObject      *source,
+           GAsyncResult *result,
+           gpointer      user_data)
+{
+  gboolean *done = user_data;
+
+  g_subprocess_wait_finish (G_SUBPROCESS (source), result, NULL);
+  *done = TRUE;
+}
+
+static void
+server_stop (Server *server)
+{
+  gboolean done = FALSE;
+
+  g_subprocess_send_signal (server->process, SIGTERM);
+  g_subprocess_wait_async (server->process, NULL, on_exited, &done);
+  KAIGI_TEST_WAIT_UNTIL_ELSE (done, 10000, g_subprocess_force_exit (server->process));
+  g_assert_true (g_subprocess_get_if_exited (server->process));
+  g_assert_cmpint (g_subprocess_get_exit_status (server->process), ==, 0);
+
+  g_clear_object (&server->stdout_lines);
+  g_clear_object (&server->process);
+  g_clear_pointer (&server->ready_line, g_free);
+}
+
+static char *
+http_get (guint        port,
+          const char  *path,
+          const char  *token,
+          guint       *status,
+          char       **content_type)
+{
+  g_autoptr(SoupSession) session = soup_session_new ();
+  g_autofree char *uri = g_strdup_printf ("http://127.0.0.1:%u%s", port, path);
+  g_autoptr(SoupMessage) msg = soup_message_new ("GET", uri);
+  g_autoptr(GBytes) body = NULL;
+  g_autoptr(GError) error = NULL;
+
+  if (token)
+    {
+      g_autofree char *value = g_strdup_printf ("Bearer %s", token);
+
+      soup_message_headers_replace (soup_message_get_request_headers (msg), "Authorization", value);
+    }
+  body = soup_session_send_and_read (session, msg, NULL, &error);
+  g_assert_no_error (error);
+  *status = soup_message_get_status (msg);
+  if (content_type)
+    *content_type = g_strdup (soup_message_headers_get_content_type (soup_message_get_response_headers (msg), NULL));
+  return g_strndup (g_bytes_get_data (body, NULL), g_bytes_get_size (body));
+}
+
+static void
+test_serve_and_stop (void)
+{
+  Server server = { 0, };
+  g_autofree char *health = NULL, *page = NULL, *rooms = NULL, *missing = NULL, *metrics = NULL;
+  g_autofree char *page_type = NULL, *missing_type = NULL;
+  guint status;
+
+  server_start (&server, NULL);
+
+  health = http_get (server.port, "/healthz", NULL, &status, NULL);
+  g_assert_cmpuint (status, ==, 200);
+
+  page = http_get (server.port, "/", NULL, &status, &page_type);
+  g_assert_cmpuint (status, ==, 200);
+  g_assert_cmpstr (page_type, ==, "text/html");
+  g_assert_nonnull (strstr (page, "app.js"));
+
+  rooms = http_get (server.port, "/api/rooms", NULL, &status, NULL);
+  g_assert_cmpuint (status, ==, 200);
+  g_assert_cmpstr (rooms, ==, "{\"rooms\":[]}");
+
+  missing = http_get (server.port, "/api/rooms/%E4%BC%9A%E8%AD%B0%E5%AE%A4", NULL, &status, &missing_type);
+  g_assert_cmpuint (status, ==, 404);
+  g_assert_cmpstr (missing_type, ==, "application/json");
+  g_assert_nonnull (strstr (missing, "\"error\""));
+
+  metrics = http_get (server.port, "/metrics", NULL, &status, NULL);
+  g_assert_cmpuint (status, ==, 200);
+  g_assert_nonnull (strstr (metrics, "\nkaigi_rooms 0\n"));
+  g_assert_nonnull (strstr (metrics, "kaigi_join_latency_seconds_bucket{le=\"+Inf\"} 0"));
+
+  server_stop (&server);
+}
+
+static void
+test_api_token (void)
+{
+  const char *extra[] = { "--api-token", "s3cret", NULL };
+  Server server = { 0, };
+  g_autofree char *none = NULL, *wrong = NULL, *right = NULL, *health = NULL;
+  guint status;
+
+  server_start (&server, extra);
+
+  none = http_get (server.port, "/api/rooms", NULL, &status, NULL);
+  g_assert_cmpuint (status, ==, 401);
+  wrong = http_get (server.port, "/api/rooms", "s3cre", &status, NULL);
+  g_assert_cmpuint (status, ==, 401);
+  right = http_get (server.port, "/api/rooms", "s3cret", &status, NULL);
+  g_assert_cmpuint (status, ==, 200);
+  health = http_get (server.port, "/healthz", NULL, &status, NULL);
+  g_assert_cmpuint (status, ==, 200);
+
+  server_stop (&server);
+}
+
+int
+main (int   argc,
+      char *argv[])
+{
+  g_test_init (&argc, &argv, NULL);
+
+  g_test_add_func ("/smoke/version", test_version);
+  g_test_add_func ("/smoke/help", test_help);
+  g_test_add_func ("/smoke/bad-options", test_bad_options);
+  g_test_add_func ("/smoke/serve-and-stop", test_serve_and_stop);
+  g_test_add_func ("/smoke/api-token", test_api_token);
+
+  return g_test_run ();
+}
