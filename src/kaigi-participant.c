@@ -41,7 +41,7 @@ typedef enum
 
 typedef enum
 {
-  SLOT_PENDING,   /* in the next offer; not yet linked */
+  SLOT_PENDING,   /* waiting for its answer and for the connection */
   SLOT_ACTIVE,    /* negotiated and linked to the publisher's tee */
   SLOT_RETIRED,   /* publisher gone; m-line kept inactive */
 } SlotState;
@@ -57,6 +57,7 @@ typedef struct
   GstElement *tee;
   GstPad *tee_pad;
   char *mid;
+  gboolean negotiated;
 } Slot;
 
 struct _KaigiParticipant
@@ -86,6 +87,7 @@ struct _KaigiParticipant
   guint n_mlines;
   gint64 created_us;
   gboolean connected_once;
+  gboolean connected;
   guint disconnected_source;
 
   gboolean shutting_down;
@@ -349,6 +351,8 @@ request_keyframe (Slot *slot)
                       gst_video_event_new_upstream_force_key_unit (GST_CLOCK_TIME_NONE, TRUE, 0));
 }
 
+static void activate_pending_slots (KaigiParticipant *self);
+
 /* ICE, connection state */
 
 static gboolean
@@ -405,6 +409,8 @@ connection_state_main (gpointer user_data)
     {
     case GST_WEBRTC_PEER_CONNECTION_STATE_CONNECTED:
       g_clear_handle_id (&self->disconnected_source, g_source_remove);
+      self->connected = TRUE;
+      activate_pending_slots (self);
       if (!self->connected_once)
         {
           self->connected_once = TRUE;
@@ -857,16 +863,25 @@ request_negotiation (KaigiParticipant *self)
   maybe_negotiate (self);
 }
 
+/* A slot is linked to its publisher's tee only once its m-line is
+ * negotiated and the subscriber's DTLS is up. Before that webrtcbin blocks
+ * the data: its sink pads until negotiation, its transport send bin until
+ * the DTLS keys are set. The tee would block with it, on the publisher's
+ * streaming thread, and freeze that track for every other subscriber (and
+ * forever, for a subscriber whose connection never comes up). */
 static void
 activate_pending_slots (KaigiParticipant *self)
 {
   guint i;
 
+  if (!self->connected || self->shutting_down)
+    return;
+
   for (i = 0; i < self->slots->len; i++)
     {
       Slot *slot = g_ptr_array_index (self->slots, i);
 
-      if (slot->state != SLOT_PENDING)
+      if (slot->state != SLOT_PENDING || !slot->negotiated)
         continue;
 
       slot->tee_pad = gst_element_request_pad_simple (slot->tee, "src_%u");
@@ -894,6 +909,7 @@ remote_description_set_main (gpointer user_data)
   Deferred *d = user_data;
   KaigiParticipant *self = d->self;
   g_autoptr(GError) error = NULL;
+  guint i;
 
   if (self->shutting_down)
     return G_SOURCE_REMOVE;
@@ -910,6 +926,14 @@ remote_description_set_main (gpointer user_data)
     }
 
   self->negotiation = NEGOTIATION_STABLE;
+  for (i = 0; i < self->slots->len; i++)
+    {
+      Slot *slot = g_ptr_array_index (self->slots, i);
+
+      /* the slots that were in the offer just answered */
+      if (slot->state == SLOT_PENDING && slot->mid != NULL)
+        slot->negotiated = TRUE;
+    }
   activate_pending_slots (self);
   maybe_negotiate (self);
   return G_SOURCE_REMOVE;

@@ -8,6 +8,8 @@
  * nothing sleeps.
  */
 
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <glib/gstdio.h>
@@ -106,6 +108,59 @@ static void dump_state (Fixture *f);
       }                            \
   } G_STMT_END
 
+/* Watchdog {{{ */
+
+/* A deadlock (seen: the main context blocked in a state change) would
+ * otherwise only end in meson's time-out for the whole binary, without
+ * saying which test hung. */
+#define TEST_WATCHDOG_S 120
+
+static GMutex watchdog_lock;
+static gint64 watchdog_deadline;        /* 0: no test running */
+static char *watchdog_test;
+
+static gpointer
+watchdog_thread (gpointer data)
+{
+  for (;;)
+    {
+      gint64 now = g_get_monotonic_time ();
+
+      g_mutex_lock (&watchdog_lock);
+      if (watchdog_deadline != 0 && now > watchdog_deadline)
+        {
+          /* Plain stdio: the main thread may hold GLib's logging locks. */
+          printf ("Bail out! %s did not finish within %d s (deadlock?)\n",
+                  watchdog_test, TEST_WATCHDOG_S);
+          fflush (stdout);
+          abort ();
+        }
+      g_mutex_unlock (&watchdog_lock);
+      g_usleep (G_USEC_PER_SEC);
+    }
+  return NULL;
+}
+
+static void
+watchdog_arm (void)
+{
+  g_mutex_lock (&watchdog_lock);
+  g_free (watchdog_test);
+  watchdog_test = g_strdup (g_test_get_path ());
+  watchdog_deadline = g_get_monotonic_time () + TEST_WATCHDOG_S * G_USEC_PER_SEC;
+  g_mutex_unlock (&watchdog_lock);
+}
+
+static void
+watchdog_disarm (void)
+{
+  g_mutex_lock (&watchdog_lock);
+  watchdog_deadline = 0;
+  g_mutex_unlock (&watchdog_lock);
+}
+
+/* }}} */
+
 /* Fixture {{{ */
 
 static void
@@ -117,6 +172,7 @@ fixture_setup (Fixture       *f,
   g_autoptr(GError) error = NULL;
   g_autofree char *missing = NULL;
 
+  watchdog_arm ();
   f->clients = g_ptr_array_new_with_free_func (g_object_unref);
 
   if (!kaigi_test_client_check_plugins (&missing))
@@ -168,6 +224,7 @@ fixture_teardown (Fixture       *f,
       g_free (f->recordings_dir);
     }
   g_free (f->skip);
+  watchdog_disarm ();
 }
 
 static KaigiTestClient *
@@ -1197,6 +1254,7 @@ main (int   argc,
   g_test_set_nonfatal_assertions ();
   default_log_handler = g_log_set_default_handler (quiet_log_handler, NULL);
   make_warnings_fatal ();
+  g_thread_unref (g_thread_new ("test-watchdog", watchdog_thread, NULL));
 
 #define ADD(path, func, params) \
   g_test_add (path, Fixture, params, fixture_setup, func, fixture_teardown)
