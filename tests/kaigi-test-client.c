@@ -518,7 +518,7 @@ on_incoming_pad (GstElement      *webrtc,
     {
       is_video = TRUE;
       description = "queue max-size-time=0 max-size-bytes=0 max-size-buffers=50 ! "
-                    "rtpvp8depay ! vp8dec ! videoconvert ! video/x-raw,format=RGB ! "
+                    "rtpvp8depay request-keyframe=true ! vp8dec ! videoconvert ! video/x-raw,format=RGB ! "
                     "appsink name=sink sync=false async=false max-buffers=2 drop=true "
                     "enable-last-sample=false";
     }
@@ -1797,6 +1797,18 @@ kaigi_test_client_check_plugins (char **missing)
  *
  * Returns: (transfer full): a new client
  */
+static void
+on_webrtcbin_deep_element_added (GstBin     *bin,
+                                 GstBin     *sub_bin,
+                                 GstElement *element,
+                                 gpointer    user_data)
+{
+  GstElementFactory *factory = gst_element_get_factory (element);
+
+  if (factory && g_str_equal (GST_OBJECT_NAME (factory), "rtpjitterbuffer"))
+    g_object_set (element, "rtx-next-seqnum", FALSE, NULL);
+}
+
 KaigiTestClient *
 kaigi_test_client_new (guint       port,
                        const char *room,
@@ -1841,6 +1853,10 @@ kaigi_test_client_new (guint       port,
   if (ice != NULL && g_object_class_find_property (G_OBJECT_GET_CLASS (ice), "ice-tcp"))
     g_object_set (ice, "ice-tcp", FALSE, NULL);
 
+  /* As on the server: without this, webrtcbin's jitterbuffers count
+   * late-but-present video packets as lost and drop them */
+  g_signal_connect (self->webrtc, "deep-element-added",
+                    G_CALLBACK (on_webrtcbin_deep_element_added), NULL);
   gst_bin_add (GST_BIN (self->pipeline), self->webrtc);
 
   g_signal_connect (self->webrtc, "on-ice-candidate", G_CALLBACK (on_ice_candidate), self);
