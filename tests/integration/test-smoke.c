@@ -7,6 +7,7 @@
  */
 
 #include <signal.h>
+#include <glib/gstdio.h>
 #include <gio/gio.h>
 #include <libsoup/soup.h>
 
@@ -85,6 +86,37 @@ test_bad_options (void)
   g_assert_cmpint (run (config, &out2, &err2), ==, 2);
   g_assert_nonnull (strstr (err2, "/nonexistent/kaigi.conf"));
   g_assert_cmpint (run (unknown, &out3, &err3), ==, 2);
+}
+
+static void
+test_missing_plugins (void)
+{
+  g_autoptr(GSubprocessLauncher) launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE |
+                                                                        G_SUBPROCESS_FLAGS_STDERR_PIPE);
+  g_autoptr(GSubprocess) process = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *registry = g_build_filename (g_get_tmp_dir (), "kaigi-test-empty-registry.bin", NULL);
+  g_autofree char *out = NULL, *err = NULL;
+
+  /* A GStreamer that finds no plugins at all, as in a container that
+   * lacks them: one clear message naming the Debian packages, exit 1 */
+  g_subprocess_launcher_setenv (launcher, "GST_PLUGIN_SYSTEM_PATH_1_0", "", TRUE);
+  g_subprocess_launcher_setenv (launcher, "GST_PLUGIN_PATH_1_0", "", TRUE);
+  g_subprocess_launcher_setenv (launcher, "GST_REGISTRY_1_0", registry, TRUE);
+  process = g_subprocess_launcher_spawn (launcher, &error, binary (), "--port", "0", NULL);
+  g_assert_no_error (error);
+  g_subprocess_communicate_utf8 (process, NULL, NULL, &out, &err, &error);
+  g_assert_no_error (error);
+  g_unlink (registry);
+
+  g_assert_true (g_subprocess_get_if_exited (process));
+  g_assert_cmpint (g_subprocess_get_exit_status (process), ==, 1);
+  g_assert_nonnull (strstr (err, "webrtcbin"));
+  g_assert_nonnull (strstr (err, "nicesrc"));
+  g_assert_nonnull (strstr (err, "apt-get install"));
+  g_assert_nonnull (strstr (err, "gstreamer1.0-nice"));
+  g_assert_nonnull (strstr (err, "gstreamer1.0-plugins-bad"));
+  g_assert_null (strstr (out, "listening"));
 }
 
 typedef struct
@@ -260,6 +292,7 @@ main (int   argc,
   g_test_add_func ("/smoke/version", test_version);
   g_test_add_func ("/smoke/help", test_help);
   g_test_add_func ("/smoke/bad-options", test_bad_options);
+  g_test_add_func ("/smoke/missing-plugins", test_missing_plugins);
   g_test_add_func ("/smoke/serve-and-stop", test_serve_and_stop);
   g_test_add_func ("/smoke/api-token", test_api_token);
 
