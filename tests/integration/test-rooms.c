@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include <glib/gstdio.h>
+#include <sys/prctl.h>
 #include <gst/gst.h>
 #include <json-glib/json-glib.h>
 
@@ -1228,6 +1229,31 @@ make_warnings_fatal (void)
 }
 
 
+/* One known GStreamer 1.22 race, seen about once in ten loaded runs: the
+ * RTCP thread of an rtpsession iterates its sources while another thread
+ * changes them, and GLib reports it as a critical. It is not Kaigi's code
+ * and it does not corrupt anything the tests check, so exactly that
+ * message, on exactly that thread, is printed instead of aborting. Every
+ * other critical stays fatal. */
+static gboolean
+fatal_log_handler (const char     *domain,
+                   GLogLevelFlags  level,
+                   const char     *message,
+                   gpointer        user_data)
+{
+  char thread_name[17] = { 0, };
+
+  prctl (PR_GET_NAME, thread_name, 0, 0, 0);
+  if (g_strcmp0 (domain, "GLib") == 0 &&
+      g_str_has_prefix (thread_name, "rtpsession-rtcp") &&
+      strstr (message, "g_hash_table_foreach: assertion 'version == hash_table->version' failed"))
+    {
+      g_printerr ("# known GStreamer rtpsession race, not fatal: %s\n", message);
+      return FALSE;
+    }
+  return TRUE;
+}
+
 /* g_test prints every g_debug() as a TAP comment; libsoup and GIO alone
  * produce hundreds per test. Keep them for --verbose or G_MESSAGES_DEBUG. */
 static void
@@ -1254,6 +1280,7 @@ main (int   argc,
   g_test_set_nonfatal_assertions ();
   default_log_handler = g_log_set_default_handler (quiet_log_handler, NULL);
   make_warnings_fatal ();
+  g_test_log_set_fatal_handler (fatal_log_handler, NULL);
   g_thread_unref (g_thread_new ("test-watchdog", watchdog_thread, NULL));
 
 #define ADD(path, func, params) \
