@@ -340,8 +340,6 @@ fail (KaigiParticipant *self,
 static void
 request_keyframe (Slot *slot)
 {
-  g_autoptr(GstPad) peer = NULL;
-
   if (slot->kind != KAIGI_TRACK_VIDEO || slot->state != SLOT_ACTIVE || slot->tee_pad == NULL)
     return;
 
@@ -1313,7 +1311,7 @@ kaigi_participant_subscribe (KaigiParticipant  *self,
                              KaigiTrackKind     kind,
                              GError           **error)
 {
-  g_autoptr(GstPadTemplate) templ = NULL;
+  GstPadTemplate *templ;
   GstPad *sink_pad;
   Slot *slot;
   guint i;
@@ -1334,8 +1332,6 @@ kaigi_participant_subscribe (KaigiParticipant  *self,
     }
 
   templ = gst_element_get_pad_template (self->webrtc, "sink_%u");
-  if (templ)
-    gst_object_ref (templ);
   sink_pad = templ ? gst_element_request_pad (self->webrtc, templ, NULL, publisher->track_caps[kind]) : NULL;
   if (sink_pad == NULL)
     {
