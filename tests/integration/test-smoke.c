@@ -9,6 +9,7 @@
 #include <signal.h>
 #include <glib/gstdio.h>
 #include <gio/gio.h>
+#include <json-glib/json-glib.h>
 #include <libsoup/soup.h>
 
 #include "kaigi-test-utils.h"
@@ -283,6 +284,92 @@ test_api_token (void)
   server_stop (&server);
 }
 
+typedef struct
+{
+  SoupWebsocketConnection *ws;
+  char *joined;
+  gboolean failed;
+} JoinState;
+
+static void
+on_ws_message (SoupWebsocketConnection *ws,
+               SoupWebsocketDataType    type,
+               GBytes                  *bytes,
+               JoinState               *state)
+{
+  gsize len;
+  const char *text = g_bytes_get_data (bytes, &len);
+
+  if (state->joined == NULL && g_strstr_len (text, len, "\"type\":\"joined\"") != NULL)
+    state->joined = g_strndup (text, len);
+}
+
+static void
+on_ws_connected (GObject      *source,
+                 GAsyncResult *result,
+                 gpointer      user_data)
+{
+  JoinState *state = user_data;
+
+  state->ws = soup_session_websocket_connect_finish (SOUP_SESSION (source), result, NULL);
+  if (state->ws == NULL)
+    {
+      state->failed = TRUE;
+      return;
+    }
+  g_signal_connect (state->ws, "message", G_CALLBACK (on_ws_message), state);
+  soup_websocket_connection_send_text (state->ws,
+                                       "{\"type\":\"join\",\"room\":\"ice\",\"name\":\"n\"}");
+}
+
+/* The configured STUN and TURN servers reach clients in `joined`, in the
+ * RTCIceServer form (RFC 7064/7065 URIs, TURN credentials apart). */
+static void
+test_ice_servers_for_clients (void)
+{
+  const char *extra[] = { "--stun-server", "stun://127.0.0.1:3478",
+                          "--turn-server", "turn://kaigi:pa%3Ass@127.0.0.1:3479", NULL };
+  Server server = { 0, };
+  JoinState state = { 0, };
+  g_autoptr(SoupSession) session = soup_session_new ();
+  g_autoptr(SoupMessage) msg = NULL;
+  g_autoptr(JsonParser) parser = json_parser_new ();
+  g_autoptr(GError) error = NULL;
+  g_autofree char *uri = NULL;
+  JsonArray *servers;
+  JsonObject *stun, *turn;
+
+  server_start (&server, extra);
+  uri = g_strdup_printf ("ws://127.0.0.1:%u/ws", server.port);
+  msg = soup_message_new ("GET", uri);
+  soup_session_websocket_connect_async (session, msg, NULL, NULL, G_PRIORITY_DEFAULT, NULL,
+                                        on_ws_connected, &state);
+  KAIGI_TEST_WAIT_UNTIL_ELSE (state.joined != NULL || state.failed, 10000, (void) 0);
+  g_assert_false (state.failed);
+  g_assert_nonnull (state.joined);
+
+  g_assert_true (json_parser_load_from_data (parser, state.joined, -1, &error));
+  g_assert_no_error (error);
+  servers = json_object_get_array_member (json_node_get_object (json_parser_get_root (parser)),
+                                          "ice_servers");
+  g_assert_cmpuint (json_array_get_length (servers), ==, 2);
+  stun = json_array_get_object_element (servers, 0);
+  turn = json_array_get_object_element (servers, 1);
+  g_assert_cmpstr (json_array_get_string_element (json_object_get_array_member (stun, "urls"), 0),
+                   ==, "stun:127.0.0.1:3478");
+  g_assert_cmpstr (json_array_get_string_element (json_object_get_array_member (turn, "urls"), 0),
+                   ==, "turn:127.0.0.1:3479");
+  g_assert_cmpstr (json_object_get_string_member (turn, "username"), ==, "kaigi");
+  g_assert_cmpstr (json_object_get_string_member (turn, "credential"), ==, "pa:ss");
+
+  soup_websocket_connection_close (state.ws, SOUP_WEBSOCKET_CLOSE_NORMAL, NULL);
+  KAIGI_TEST_WAIT_UNTIL_ELSE (soup_websocket_connection_get_state (state.ws) == SOUP_WEBSOCKET_STATE_CLOSED,
+                              5000, (void) 0);
+  g_clear_object (&state.ws);
+  g_free (state.joined);
+  server_stop (&server);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -295,6 +382,7 @@ main (int   argc,
   g_test_add_func ("/smoke/missing-plugins", test_missing_plugins);
   g_test_add_func ("/smoke/serve-and-stop", test_serve_and_stop);
   g_test_add_func ("/smoke/api-token", test_api_token);
+  g_test_add_func ("/smoke/ice-servers-for-clients", test_ice_servers_for_clients);
 
   return g_test_run ();
 }
