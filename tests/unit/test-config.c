@@ -132,6 +132,34 @@ test_ice_servers (void)
   g_assert_cmpstr (turn->credential, ==, "pa:ss");
 }
 
+/* The example in README.md must be a configuration the server accepts */
+static void
+test_readme_example (void)
+{
+  g_autofree char *readme = g_test_build_filename (G_TEST_DIST, "..", "README.md", NULL);
+  g_autofree char *text = NULL;
+  g_autoptr(GKeyFile) key_file = g_key_file_new ();
+  g_autoptr(KaigiConfig) config = kaigi_config_new ();
+  g_autoptr(GError) error = NULL;
+  const char *start, *end;
+
+  g_assert_true (g_file_get_contents (readme, &text, NULL, &error));
+  g_assert_no_error (error);
+  start = strstr (text, "```ini\n");
+  g_assert_nonnull (start);
+  start += strlen ("```ini\n");
+  end = strstr (start, "```");
+  g_assert_nonnull (end);
+
+  g_assert_true (g_key_file_load_from_data (key_file, start, end - start, G_KEY_FILE_NONE, &error));
+  g_assert_no_error (error);
+  g_assert_true (kaigi_config_load_key_file (config, key_file, "README.md", &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (config->idle_timeout_s, ==, 15);
+  g_assert_cmpuint (config->ice_min_port, ==, 40000);
+  g_assert_cmpuint (config->jitterbuffer_latency_ms, ==, 40);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -143,6 +171,7 @@ main (int   argc,
   g_test_add_func ("/config/bad-values", test_bad_values);
   g_test_add_func ("/config/bad-args", test_bad_args);
   g_test_add_func ("/config/ice-servers", test_ice_servers);
+  g_test_add_func ("/config/readme-example", test_readme_example);
 
   return g_test_run ();
 }
