@@ -48,7 +48,6 @@ typedef enum
 
 typedef struct
 {
-  KaigiParticipant *owner;
   KaigiTrackKind kind;
   SlotState state;
   GstWebRTCRTPTransceiver *transceiver;
@@ -1342,7 +1341,6 @@ kaigi_participant_subscribe (KaigiParticipant  *self,
     }
 
   slot = g_new0 (Slot, 1);
-  slot->owner = self;
   slot->kind = kind;
   slot->state = SLOT_PENDING;
   slot->sink_pad = sink_pad;
