@@ -31,6 +31,12 @@ kaigi_config_new (void)
   config->idle_timeout_s = KAIGI_DEFAULT_IDLE_TIMEOUT_S;
   config->jitterbuffer_latency_ms = KAIGI_DEFAULT_JITTERBUFFER_LATENCY_MS;
   config->max_participants = KAIGI_DEFAULT_MAX_PARTICIPANTS;
+  config->recording_width = KAIGI_DEFAULT_RECORDING_WIDTH;
+  config->recording_height = KAIGI_DEFAULT_RECORDING_HEIGHT;
+  config->recording_framerate = KAIGI_DEFAULT_RECORDING_FRAMERATE;
+  config->recording_bitrate_kbps = KAIGI_DEFAULT_RECORDING_BITRATE_KBPS;
+  config->speaker_lead_ms = KAIGI_DEFAULT_SPEAKER_LEAD_MS;
+  config->speaker_hold_ms = KAIGI_DEFAULT_SPEAKER_HOLD_MS;
   return config;
 }
 
@@ -53,6 +59,7 @@ kaigi_config_copy (const KaigiConfig *config)
   copy->stun_server = g_strdup (config->stun_server);
   copy->turn_server = g_strdup (config->turn_server);
   copy->api_token = g_strdup (config->api_token);
+  copy->recording_encoder = g_strdup (config->recording_encoder);
   copy->config_file = g_strdup (config->config_file);
   return copy;
 }
@@ -72,6 +79,7 @@ kaigi_config_free (KaigiConfig *config)
   g_free (config->stun_server);
   g_free (config->turn_server);
   g_free (config->api_token);
+  g_free (config->recording_encoder);
   g_free (config->config_file);
   g_free (config);
 }
@@ -115,6 +123,13 @@ static const KeySpec key_specs[] = {
   KEY ("ice", "min-port", KEY_PORT, ice_min_port, 0, 65535),
   KEY ("ice", "max-port", KEY_PORT, ice_max_port, 0, 65535),
   KEY ("media", "jitterbuffer-latency", KEY_UINT, jitterbuffer_latency_ms, 0, 2000),
+  KEY ("recording", "width", KEY_UINT, recording_width, 160, 3840),
+  KEY ("recording", "height", KEY_UINT, recording_height, 120, 2160),
+  KEY ("recording", "framerate", KEY_UINT, recording_framerate, 1, 60),
+  KEY ("recording", "video-bitrate", KEY_UINT, recording_bitrate_kbps, 100, 50000),
+  KEY ("recording", "video-encoder", KEY_STRING, recording_encoder, 0, 0),
+  KEY ("speaker", "lead-time", KEY_UINT, speaker_lead_ms, 0, 60000),
+  KEY ("speaker", "hold-time", KEY_UINT, speaker_hold_ms, 0, 600000),
 };
 
 static const KeySpec *
@@ -176,6 +191,23 @@ check_consistency (KaigiConfig  *config,
       return FALSE;
     }
 
+  if (config->recording_encoder && !g_str_equal (config->recording_encoder, "x264enc") &&
+      !g_str_equal (config->recording_encoder, "openh264enc"))
+    {
+      g_set_error (error, KAIGI_CONFIG_ERROR, KAIGI_CONFIG_ERROR_INVALID_VALUE,
+                   _("%s: recording.video-encoder must be x264enc or openh264enc, not “%s”"),
+                   where, config->recording_encoder);
+      return FALSE;
+    }
+
+  if ((config->recording_width | config->recording_height) & 1)
+    {
+      g_set_error (error, KAIGI_CONFIG_ERROR, KAIGI_CONFIG_ERROR_INVALID_VALUE,
+                   _("%s: the recording size %u×%u must be even in both directions (H.264 4:2:0)"),
+                   where, config->recording_width, config->recording_height);
+      return FALSE;
+    }
+
   if (config->stun_server && !g_str_has_prefix (config->stun_server, "stun://"))
     {
       g_set_error (error, KAIGI_CONFIG_ERROR, KAIGI_CONFIG_ERROR_INVALID_VALUE,
@@ -206,7 +238,9 @@ check_consistency (KaigiConfig  *config,
  * Applies every key of @key_file to @config. Groups and keys: [server]
  * address, port, recordings-dir, api-token, idle-timeout (s),
  * max-participants; [ice] stun-server, turn-server, min-port, max-port;
- * [media] jitterbuffer-latency (ms). Unknown groups or keys are errors, so
+ * [media] jitterbuffer-latency (ms); [recording] width, height (pixels),
+ * framerate (fps), video-bitrate (kbit/s), video-encoder; [speaker]
+ * lead-time, hold-time (ms). Unknown groups or keys are errors, so
  * that a typo never goes unnoticed.
  *
  * Returns: %TRUE on success; on failure @config may be partly updated

@@ -16,6 +16,12 @@ G_BEGIN_DECLS
 #define KAIGI_DEFAULT_IDLE_TIMEOUT_S 15
 #define KAIGI_DEFAULT_JITTERBUFFER_LATENCY_MS 40
 #define KAIGI_DEFAULT_MAX_PARTICIPANTS 50
+#define KAIGI_DEFAULT_RECORDING_WIDTH 1280
+#define KAIGI_DEFAULT_RECORDING_HEIGHT 720
+#define KAIGI_DEFAULT_RECORDING_FRAMERATE 30
+#define KAIGI_DEFAULT_RECORDING_BITRATE_KBPS 2500
+#define KAIGI_DEFAULT_SPEAKER_LEAD_MS 1000
+#define KAIGI_DEFAULT_SPEAKER_HOLD_MS 2000
 
 /**
  * KaigiConfig:
@@ -32,6 +38,16 @@ G_BEGIN_DECLS
  * @ice_min_port: lowest UDP port for ICE candidates; 0 for any
  * @ice_max_port: highest UDP port for ICE candidates; 0 for any
  * @max_participants: participants per room
+ * @recording_width: width of recorded video (pixels)
+ * @recording_height: height of recorded video (pixels)
+ * @recording_framerate: frame rate of recorded video (frames per second)
+ * @recording_bitrate_kbps: H.264 bitrate of recorded video (kbit/s)
+ * @recording_encoder: (nullable): H.264 encoder element, `x264enc` or
+ *   `openh264enc`; %NULL picks x264enc where present, else openh264enc
+ * @speaker_lead_ms: how long (ms) a new speaker must be the loudest
+ *   before the active speaker changes
+ * @speaker_hold_ms: the least time (ms) an active speaker keeps the main
+ *   tile after a change
  * @config_file: (nullable): the file the values were read from
  *
  * The server configuration. Precedence: command line, then the
@@ -51,6 +67,13 @@ struct _KaigiConfig
   guint ice_min_port;
   guint ice_max_port;
   guint max_participants;
+  guint recording_width;
+  guint recording_height;
+  guint recording_framerate;
+  guint recording_bitrate_kbps;
+  char *recording_encoder;
+  guint speaker_lead_ms;
+  guint speaker_hold_ms;
   char *config_file;
 };
 
