@@ -37,6 +37,11 @@ G_BEGIN_DECLS
  * @KAIGI_PROTOCOL_ERROR_ROOM_FULL: the room takes no more participants
  * @KAIGI_PROTOCOL_ERROR_SHUTTING_DOWN: the server is stopping
  * @KAIGI_PROTOCOL_ERROR_INTERNAL: the server failed
+ * @KAIGI_PROTOCOL_ERROR_ALREADY_RECORDING: the room is already recording
+ * @KAIGI_PROTOCOL_ERROR_NOT_RECORDING: the room is not recording
+ * @KAIGI_PROTOCOL_ERROR_UNKNOWN_PARTICIPANT: no such participant in the room
+ * @KAIGI_PROTOCOL_ERROR_RECORDING_FAILED: a recording could not start or
+ *   stopped on an error (an unwritable folder, a full disk)
  *
  * Signaling errors. The order is part of no interface; the string forms are.
  */
@@ -58,6 +63,10 @@ typedef enum
   KAIGI_PROTOCOL_ERROR_ROOM_FULL,
   KAIGI_PROTOCOL_ERROR_SHUTTING_DOWN,
   KAIGI_PROTOCOL_ERROR_INTERNAL,
+  KAIGI_PROTOCOL_ERROR_ALREADY_RECORDING,
+  KAIGI_PROTOCOL_ERROR_NOT_RECORDING,
+  KAIGI_PROTOCOL_ERROR_UNKNOWN_PARTICIPANT,
+  KAIGI_PROTOCOL_ERROR_RECORDING_FAILED,
 } KaigiProtocolError;
 
 /**

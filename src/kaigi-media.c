@@ -34,6 +34,17 @@ static const KaigiRequiredElement required_elements[] = {
   { "queue", "libgstreamer1.0-0" },
   { "fakesink", "libgstreamer1.0-0" },
   { "clocksync", "libgstreamer1.0-0" },
+  /* Recording (encoders are checked when a recording starts) */
+  { "compositor", "gstreamer1.0-plugins-base" },
+  { "audiomixer", "gstreamer1.0-plugins-base" },
+  { "textoverlay", "gstreamer1.0-x" },
+  { "videotestsrc", "gstreamer1.0-plugins-base" },
+  { "audiotestsrc", "gstreamer1.0-plugins-base" },
+  { "vp8dec", "gstreamer1.0-plugins-good" },
+  { "opusdec", "gstreamer1.0-plugins-base" },
+  { "h264parse", "gstreamer1.0-plugins-bad" },
+  { "aacparse", "gstreamer1.0-plugins-good" },
+  { "mp4mux", "gstreamer1.0-plugins-good" },
 };
 
 static const char * const track_kind_names[KAIGI_N_TRACK_KINDS] = {
@@ -50,7 +61,7 @@ static const char publish_audio_caps[] =
   "application/x-rtp, media=(string)audio, encoding-name=(string)OPUS, "
   "clock-rate=(int)48000, payload=(int)111, encoding-params=(string)2, "
   "minptime=(string)10, useinbandfec=(string)1, "
-  "extmap-1=(string)urn:ietf:params:rtp-hdrext:ssrc-audio-level";
+  "extmap-" G_STRINGIFY (KAIGI_MEDIA_AUDIO_LEVEL_EXT_ID) "=(string)urn:ietf:params:rtp-hdrext:ssrc-audio-level";
 
 static const char publish_video_caps[] =
   "application/x-rtp, media=(string)video, encoding-name=(string)VP8, "
@@ -360,4 +371,284 @@ kaigi_media_make_discard_sink (GError **error)
   if (sink)
     g_object_set (sink, "sync", FALSE, "async", FALSE, "enable-last-sample", FALSE, NULL);
   return sink;
+}
+
+/* Recording: the composite and its encoders */
+
+static gboolean
+have_element (const char *factory)
+{
+  g_autoptr(GstElementFactory) f = gst_element_factory_find (factory);
+
+  return f != NULL;
+}
+
+/**
+ * kaigi_media_pick_h264_encoder:
+ * @config: the configuration; its `recording_encoder` wins when set
+ * @error: return location for a #KAIGI_MEDIA_ERROR
+ *
+ * Picks the H.264 encoder for recordings: the configured one, else
+ * x264enc (Debian: gstreamer1.0-plugins-ugly) where installed, else
+ * openh264enc (gstreamer1.0-plugins-bad; the only one in the GNOME
+ * Flatpak runtime).
+ *
+ * Returns: (transfer none) (nullable): the factory name, or %NULL with
+ *   #KAIGI_MEDIA_ERROR_MISSING_ELEMENT
+ */
+const char *
+kaigi_media_pick_h264_encoder (const KaigiConfig  *config,
+                               GError            **error)
+{
+  const char *wanted = config->recording_encoder;
+
+  if (wanted)
+    {
+      if (have_element (wanted))
+        return wanted;
+    }
+  else if (have_element ("x264enc"))
+    return "x264enc";
+  else if (have_element ("openh264enc"))
+    return "openh264enc";
+
+  g_set_error (error, KAIGI_MEDIA_ERROR, KAIGI_MEDIA_ERROR_MISSING_ELEMENT,
+               "no H.264 encoder for recordings: install %s",
+               wanted && g_str_equal (wanted, "openh264enc") ? "gstreamer1.0-plugins-bad (openh264enc)"
+                                                              : "gstreamer1.0-plugins-ugly (x264enc)");
+  return NULL;
+}
+
+static const char *
+pick_aac_encoder (void)
+{
+  /* voaacenc ships with gstreamer1.0-plugins-bad, which Kaigi needs
+   * anyway; the others are better where someone installed them */
+  const char * const candidates[] = { "fdkaacenc", "avenc_aac", "voaacenc" };
+  guint i;
+
+  for (i = 0; i < G_N_ELEMENTS (candidates); i++)
+    if (have_element (candidates[i]))
+      return candidates[i];
+  return NULL;
+}
+
+/**
+ * kaigi_media_make_recorder_bin:
+ * @config: size, frame rate, bitrate and encoder of the recording
+ * @location: the file to write (the `.mp4.part` name)
+ * @start: the pipeline's running time now (ns): the live base sources
+ *   start their timestamps here
+ * @error: return location for a #KAIGI_MEDIA_ERROR
+ *
+ * Builds the mixing and recording graph of one recording:
+ *
+ * - `compositor` "vmix" (live, `ignore-inactive-pads`, starting at the
+ *   first buffer) → I420 W×H at F fps → queue "vqueue" → H.264 encoder
+ *   (x264enc `tune=zerolatency`, no B-frames, or openh264enc) → h264parse
+ *   → mp4mux;
+ * - `audiomixer` "amix" → 48 kHz stereo → queue "aqueue" → AAC encoder
+ *   (fdkaacenc, avenc_aac or voaacenc) → aacparse → mp4mux;
+ * - each aggregator also has a live base source (a 16×16 invisible
+ *   picture, silence) so that time advances in the file whoever is
+ *   there: no gaps when everybody's camera is off;
+ * - mp4mux "mux" with `fragment-duration` 1000 ms and
+ *   `fragment-mode=first-moov-then-finalise` (a kill -9 still leaves a
+ *   playable file; EOS rewrites it as a normal MP4) → filesink "sink"
+ *   (not synchronised, no preroll).
+ *
+ * Participants' tiles and voices are added as further compositor and
+ * audiomixer pads.
+ *
+ * Returns: (transfer floating) (nullable): the bin, or %NULL
+ */
+GstElement *
+kaigi_media_make_recorder_bin (const KaigiConfig  *config,
+                               const char         *location,
+                               GstClockTime        start,
+                               GError            **error)
+{
+  g_autofree char *encoder = NULL;
+  g_autofree char *description = NULL;
+  g_autoptr(GstElement) vbase = NULL;
+  g_autoptr(GstElement) abase = NULL;
+  g_autoptr(GstElement) sink = NULL;
+  g_autoptr(GstElement) vmix = NULL;
+  g_autoptr(GstPad) base_pad = NULL;
+  g_autoptr(GError) parse_error = NULL;
+  const char *h264 = kaigi_media_pick_h264_encoder (config, error);
+  const char *aac = pick_aac_encoder ();
+  guint fps = config->recording_framerate;
+  GstElement *bin;
+
+  if (h264 == NULL)
+    return NULL;
+  if (aac == NULL)
+    {
+      g_set_error_literal (error, KAIGI_MEDIA_ERROR, KAIGI_MEDIA_ERROR_MISSING_ELEMENT,
+                           "no AAC encoder for recordings: install gstreamer1.0-plugins-bad (voaacenc)");
+      return NULL;
+    }
+
+  if (g_str_equal (h264, "x264enc"))
+    encoder = g_strdup_printf ("x264enc tune=zerolatency speed-preset=veryfast bitrate=%u key-int-max=%u",
+                               config->recording_bitrate_kbps, 2 * fps);
+  else
+    encoder = g_strdup_printf ("openh264enc bitrate=%u gop-size=%u complexity=low rate-control=bitrate",
+                               config->recording_bitrate_kbps * 1000, 2 * fps);
+
+  description = g_strdup_printf (
+    "compositor name=vmix background=black ignore-inactive-pads=true "
+    "  start-time-selection=first latency=%" G_GUINT64_FORMAT " "
+    "! video/x-raw,format=I420,width=%u,height=%u,framerate=%u/1,pixel-aspect-ratio=1/1 "
+    "! queue name=vqueue max-size-buffers=0 max-size-bytes=0 max-size-time=%" G_GUINT64_FORMAT " "
+    "! %s ! h264parse ! mux.video_0 "
+    "videotestsrc name=vbase is-live=true pattern=black "
+    "! video/x-raw,format=I420,width=16,height=16,framerate=%u/1 ! vmix. "
+    "audiomixer name=amix ignore-inactive-pads=true start-time-selection=first "
+    "  latency=%" G_GUINT64_FORMAT " "
+    "! audio/x-raw,rate=48000,channels=2 ! audioconvert "
+    "! queue name=aqueue max-size-buffers=0 max-size-bytes=0 max-size-time=%" G_GUINT64_FORMAT " "
+    "! %s bitrate=128000 ! aacparse ! mux.audio_0 "
+    "audiotestsrc name=abase is-live=true wave=silence samplesperbuffer=480 "
+    "! audio/x-raw,rate=48000,channels=2 ! amix. "
+    "mp4mux name=mux fragment-duration=1000 fragment-mode=first-moov-then-finalise "
+    "! filesink name=sink async=false sync=false",
+    (guint64) KAIGI_MEDIA_MIX_LATENCY, config->recording_width, config->recording_height, fps,
+    (guint64) (2 * GST_SECOND), encoder, fps,
+    (guint64) KAIGI_MEDIA_MIX_LATENCY, (guint64) (2 * GST_SECOND), aac);
+
+  bin = gst_parse_bin_from_description_full (description, FALSE, NULL,
+                                             GST_PARSE_FLAG_FATAL_ERRORS, &parse_error);
+  if (bin == NULL)
+    {
+      g_set_error (error, KAIGI_MEDIA_ERROR, KAIGI_MEDIA_ERROR_LINK,
+                   "cannot build the recorder: %s", parse_error->message);
+      return NULL;
+    }
+
+  vbase = gst_bin_get_by_name (GST_BIN (bin), "vbase");
+  abase = gst_bin_get_by_name (GST_BIN (bin), "abase");
+  g_object_set (vbase, "timestamp-offset", (gint64) start, NULL);
+  g_object_set (abase, "timestamp-offset", (gint64) start, NULL);
+  sink = gst_bin_get_by_name (GST_BIN (bin), "sink");
+  g_object_set (sink, "location", location, NULL);
+
+  /* The base picture only keeps time; it is never drawn */
+  vmix = gst_bin_get_by_name (GST_BIN (bin), "vmix");
+  base_pad = gst_element_get_static_pad (vmix, "sink_0");
+  if (base_pad)
+    g_object_set (base_pad, "alpha", 0.0, NULL);
+
+  return bin;
+}
+
+/**
+ * kaigi_media_make_decode_bin:
+ * @kind: the track's kind
+ * @rtp_caps: the track's RTP caps (from its tee)
+ * @error: return location for a #KAIGI_MEDIA_ERROR
+ *
+ * A decoding branch for the mix, fed from a track tee: a leaky queue (a
+ * slow decoder never holds up forwarding), the depayloader and decoder
+ * for the track's codec (VP8, H.264 or Opus), then for video
+ * videoconvert and a textoverlay "label" for the participant's name, for
+ * audio audioconvert and audioresample. Ghost pads "sink" and "src".
+ *
+ * Returns: (transfer floating) (nullable): the bin, or %NULL
+ */
+GstElement *
+kaigi_media_make_decode_bin (KaigiTrackKind   kind,
+                             const GstCaps   *rtp_caps,
+                             GError         **error)
+{
+  g_autofree char *description = NULL;
+  g_autoptr(GError) parse_error = NULL;
+  const GstStructure *s = gst_caps_get_structure (rtp_caps, 0);
+  const char *encoding = gst_structure_get_string (s, "encoding-name");
+  const char *decode = NULL;
+  GstElement *bin;
+
+  if (encoding == NULL)
+    encoding = "";
+  if (kind == KAIGI_TRACK_VIDEO && g_ascii_strcasecmp (encoding, "VP8") == 0)
+    decode = "rtpvp8depay ! vp8dec";
+  else if (kind == KAIGI_TRACK_VIDEO && g_ascii_strcasecmp (encoding, "H264") == 0)
+    decode = have_element ("avdec_h264") ? "rtph264depay ! h264parse ! avdec_h264"
+                                         : "rtph264depay ! h264parse ! openh264dec";
+  else if (kind == KAIGI_TRACK_AUDIO && g_ascii_strcasecmp (encoding, "OPUS") == 0)
+    decode = "rtpopusdepay ! opusdec plc=true";
+
+  if (decode == NULL)
+    {
+      g_set_error (error, KAIGI_MEDIA_ERROR, KAIGI_MEDIA_ERROR_LINK,
+                   "cannot decode %s %s for the recording", encoding,
+                   kaigi_track_kind_to_string (kind));
+      return NULL;
+    }
+
+  description = g_strdup_printf (
+    "queue leaky=downstream max-size-buffers=300 max-size-bytes=0 max-size-time=0 ! %s ! %s",
+    decode,
+    kind == KAIGI_TRACK_VIDEO
+      ? "videoconvert"
+      : "audioconvert ! audioresample");
+
+  bin = gst_parse_bin_from_description_full (description, TRUE, NULL,
+                                             GST_PARSE_FLAG_FATAL_ERRORS, &parse_error);
+  if (bin == NULL)
+    {
+      g_set_error (error, KAIGI_MEDIA_ERROR, KAIGI_MEDIA_ERROR_LINK,
+                   "cannot build a decoder for the recording: %s", parse_error->message);
+      return NULL;
+    }
+  return bin;
+}
+
+/**
+ * kaigi_media_make_placeholder_bin:
+ * @argb: the tile's colour, 0xAARRGGBB
+ * @text: what the tile shows (a name or initials)
+ * @start: the pipeline's running time now (ns)
+ * @error: return location for a #KAIGI_MEDIA_ERROR
+ *
+ * The tile of a participant without a picture (camera off, no camera, not
+ * decoded yet): a live 320×180 plain colour at 5 fps with @text centred
+ * (textoverlay "label"). Ghost pad "src".
+ *
+ * Returns: (transfer floating) (nullable): the bin, or %NULL
+ */
+GstElement *
+kaigi_media_make_placeholder_bin (guint32       argb,
+                                  const char   *text,
+                                  GstClockTime  start,
+                                  GError      **error)
+{
+  g_autofree char *description = NULL;
+  g_autoptr(GError) parse_error = NULL;
+  g_autoptr(GstElement) source = NULL;
+  g_autoptr(GstElement) label = NULL;
+  GstElement *bin;
+
+  description = g_strdup_printf (
+    "videotestsrc name=source is-live=true pattern=solid-color foreground-color=%u "
+    "! video/x-raw,format=I420,width=320,height=180,framerate=5/1 "
+    "! textoverlay name=label valignment=center halignment=center "
+    "  font-desc=\"Sans Bold 18\" wait-text=false",
+    argb);
+
+  bin = gst_parse_bin_from_description_full (description, TRUE, NULL,
+                                             GST_PARSE_FLAG_FATAL_ERRORS, &parse_error);
+  if (bin == NULL)
+    {
+      g_set_error (error, KAIGI_MEDIA_ERROR, KAIGI_MEDIA_ERROR_LINK,
+                   "cannot build a placeholder tile: %s", parse_error->message);
+      return NULL;
+    }
+
+  source = gst_bin_get_by_name (GST_BIN (bin), "source");
+  g_object_set (source, "timestamp-offset", (gint64) start, NULL);
+  label = gst_bin_get_by_name (GST_BIN (bin), "label");
+  g_object_set (label, "text", text, NULL);
+  return bin;
 }

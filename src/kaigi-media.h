@@ -14,6 +14,22 @@
 G_BEGIN_DECLS
 
 /**
+ * KAIGI_MEDIA_AUDIO_LEVEL_EXT_ID:
+ *
+ * The RTP header extension id (RFC 8285) the server offers for the
+ * client-to-mixer audio level (RFC 6464), `a=extmap:1`.
+ */
+#define KAIGI_MEDIA_AUDIO_LEVEL_EXT_ID 1
+
+/**
+ * KAIGI_MEDIA_MIX_LATENCY:
+ *
+ * How long (ns) the compositor and audiomixer of a recording wait for late
+ * input beyond the latency upstream reports: network jitter and decoding.
+ */
+#define KAIGI_MEDIA_MIX_LATENCY (150 * GST_MSECOND)
+
+/**
  * KaigiTrackKind:
  * @KAIGI_TRACK_AUDIO: an audio track
  * @KAIGI_TRACK_VIDEO: a video track
@@ -56,5 +72,19 @@ GstCaps      *kaigi_media_make_forward_caps      (const GstCaps      *publisher_
 GstElement   *kaigi_media_make_track_tee         (const char         *name,
                                                   GError            **error);
 GstElement   *kaigi_media_make_discard_sink      (GError            **error);
+
+const char   *kaigi_media_pick_h264_encoder      (const KaigiConfig  *config,
+                                                  GError            **error);
+GstElement   *kaigi_media_make_recorder_bin      (const KaigiConfig  *config,
+                                                  const char         *location,
+                                                  GstClockTime        start,
+                                                  GError            **error);
+GstElement   *kaigi_media_make_decode_bin        (KaigiTrackKind      kind,
+                                                  const GstCaps      *rtp_caps,
+                                                  GError            **error);
+GstElement   *kaigi_media_make_placeholder_bin   (guint32             argb,
+                                                  const char         *text,
+                                                  GstClockTime        start,
+                                                  GError            **error);
 
 G_END_DECLS

@@ -17,6 +17,7 @@
 
 #include "config.h"
 
+#include <gst/rtp/rtp.h>
 #include <gst/sdp/sdp.h>
 #include <gst/webrtc/webrtc.h>
 #include <gst/video/video.h>
@@ -78,6 +79,12 @@ struct _KaigiParticipant
   GstCaps *track_caps[KAIGI_N_TRACK_KINDS];
   int track_claimed[KAIGI_N_TRACK_KINDS];
   GPtrArray *extra_sinks;
+
+  /* RFC 6464 levels read off the published audio, summed between two
+   * kaigi_participant_take_audio_level() calls; streaming thread writes */
+  GMutex level_lock;
+  guint level_sum;
+  guint level_count;
 
   GPtrArray *slots;
 
@@ -230,6 +237,7 @@ kaigi_participant_finalize (GObject *object)
 
   g_free (self->id);
   g_free (self->name);
+  g_mutex_clear (&self->level_lock);
   g_main_context_unref (self->context);
 
   G_OBJECT_CLASS (kaigi_participant_parent_class)->finalize (object);
@@ -308,6 +316,7 @@ static void
 kaigi_participant_init (KaigiParticipant *self)
 {
   self->context = g_main_context_ref_thread_default ();
+  g_mutex_init (&self->level_lock);
   self->slots = g_ptr_array_new_with_free_func ((GDestroyNotify) slot_free);
   self->extra_sinks = g_ptr_array_new_with_free_func (gst_object_unref);
   self->created_us = g_get_monotonic_time ();
@@ -506,6 +515,34 @@ link_to_discard (KaigiParticipant *self,
   defer (self, extra_sink_main, d);
 }
 
+/* Streaming thread, once per received audio packet: read the
+ * client-to-mixer audio level (RFC 6464 §3: one byte, V flag and level in
+ * -dBov) that browsers put in every packet. No decoding needed. */
+static GstPadProbeReturn
+read_audio_level (GstPad          *pad,
+                  GstPadProbeInfo *info,
+                  gpointer         user_data)
+{
+  KaigiParticipant *self = user_data;
+  GstRTPBuffer rtp = GST_RTP_BUFFER_INIT;
+  GstBuffer *buffer = GST_PAD_PROBE_INFO_BUFFER (info);
+  gpointer data;
+  guint size;
+
+  if (!gst_rtp_buffer_map (buffer, GST_MAP_READ, &rtp))
+    return GST_PAD_PROBE_OK;
+  if (gst_rtp_buffer_get_extension_onebyte_header (&rtp, KAIGI_MEDIA_AUDIO_LEVEL_EXT_ID, 0, &data, &size) &&
+      size >= 1)
+    {
+      g_mutex_lock (&self->level_lock);
+      self->level_sum += ((const guint8 *) data)[0] & 0x7f;
+      self->level_count++;
+      g_mutex_unlock (&self->level_lock);
+    }
+  gst_rtp_buffer_unmap (&rtp);
+  return GST_PAD_PROBE_OK;
+}
+
 /* Streaming thread. Linking the pad must happen here, before webrtcbin
  * pushes into it; everything else is deferred. The first stream of each
  * kind is the published track; anything more is discarded. */
@@ -551,6 +588,8 @@ on_pad_added (GstElement       *webrtc,
   if (gst_pad_link (pad, tee_sink) != GST_PAD_LINK_OK)
     GST_ERROR_OBJECT (webrtc, "cannot link %s to its tee", GST_PAD_NAME (pad));
   gst_element_sync_state_with_parent (tee);
+  if (kind == KAIGI_TRACK_AUDIO)
+    gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_BUFFER, read_audio_level, self, NULL);
 
   GST_INFO_OBJECT (webrtc, "incoming %s track %" GST_PTR_FORMAT,
                    kaigi_track_kind_to_string (kind), caps);
@@ -1270,6 +1309,37 @@ kaigi_participant_add_ice_candidate (KaigiParticipant  *self,
 
   g_signal_emit_by_name (self->webrtc, "add-ice-candidate", mline_index, line);
   return TRUE;
+}
+
+/**
+ * kaigi_participant_take_audio_level:
+ * @self: a participant
+ * @level: (out): the mean RFC 6464 audio level (0 = 0 dBov … 127 =
+ *   −127 dBov) of the packets received since the last call
+ *
+ * Reads and resets the audio level gathered from the RFC 6464
+ * ssrc-audio-level header extension of the participant's published audio.
+ * May be called from any thread.
+ *
+ * Returns: %FALSE when no packet with the extension arrived since the last
+ *   call (silence with DTX, a muted microphone, or a client that does not
+ *   send the extension)
+ */
+gboolean
+kaigi_participant_take_audio_level (KaigiParticipant *self,
+                                    guint            *level)
+{
+  gboolean any;
+
+  g_return_val_if_fail (KAIGI_IS_PARTICIPANT (self), FALSE);
+
+  g_mutex_lock (&self->level_lock);
+  any = self->level_count > 0;
+  if (any)
+    *level = self->level_sum / self->level_count;
+  self->level_sum = self->level_count = 0;
+  g_mutex_unlock (&self->level_lock);
+  return any;
 }
 
 /**

@@ -61,6 +61,8 @@ gboolean          kaigi_participant_add_ice_candidate (KaigiParticipant *self,
                                                     guint               mline_index,
                                                     const char         *candidate,
                                                     GError            **error);
+gboolean          kaigi_participant_take_audio_level (KaigiParticipant *self,
+                                                    guint              *level);
 GstElement       *kaigi_participant_get_track_tee  (KaigiParticipant   *self,
                                                     KaigiTrackKind      kind);
 gboolean          kaigi_participant_subscribe      (KaigiParticipant   *self,

@@ -18,6 +18,9 @@ static const char * const message_type_names[KAIGI_MSG_N_TYPES] = {
   [KAIGI_MSG_LEAVE] = "leave",
   [KAIGI_MSG_PING] = "ping",
   [KAIGI_MSG_CHAT] = "chat",
+  [KAIGI_MSG_RECORDING_START] = "recording-start",
+  [KAIGI_MSG_RECORDING_STOP] = "recording-stop",
+  [KAIGI_MSG_PIN] = "pin",
 };
 
 static const char * const protocol_error_names[] = {
@@ -37,6 +40,10 @@ static const char * const protocol_error_names[] = {
   [KAIGI_PROTOCOL_ERROR_ROOM_FULL] = "room-full",
   [KAIGI_PROTOCOL_ERROR_SHUTTING_DOWN] = "shutting-down",
   [KAIGI_PROTOCOL_ERROR_INTERNAL] = "internal",
+  [KAIGI_PROTOCOL_ERROR_ALREADY_RECORDING] = "already-recording",
+  [KAIGI_PROTOCOL_ERROR_NOT_RECORDING] = "not-recording",
+  [KAIGI_PROTOCOL_ERROR_UNKNOWN_PARTICIPANT] = "unknown-participant",
+  [KAIGI_PROTOCOL_ERROR_RECORDING_FAILED] = "recording-failed",
 };
 
 typedef enum
@@ -45,6 +52,7 @@ typedef enum
   FIELD_BOOLEAN,
   FIELD_INT,
   FIELD_MLINE,
+  FIELD_NULLABLE_STRING,
 } FieldKind;
 
 typedef struct
@@ -86,6 +94,10 @@ static const FieldSpec chat_fields[] = {
   FIELD ("text", FIELD_STRING, TRUE, text),
   { NULL }
 };
+static const FieldSpec pin_fields[] = {
+  FIELD ("participant", FIELD_NULLABLE_STRING, TRUE, participant),
+  { NULL }
+};
 static const FieldSpec no_fields[] = {
   { NULL }
 };
@@ -102,6 +114,9 @@ static const struct
   [KAIGI_MSG_LEAVE] = { no_fields, KAIGI_CHANNEL_SIGNALING },
   [KAIGI_MSG_PING] = { no_fields, KAIGI_CHANNEL_SIGNALING },
   [KAIGI_MSG_CHAT] = { chat_fields, KAIGI_CHANNEL_CHAT },
+  [KAIGI_MSG_RECORDING_START] = { no_fields, KAIGI_CHANNEL_SIGNALING },
+  [KAIGI_MSG_RECORDING_STOP] = { no_fields, KAIGI_CHANNEL_SIGNALING },
+  [KAIGI_MSG_PIN] = { pin_fields, KAIGI_CHANNEL_SIGNALING },
 };
 
 /**
@@ -121,6 +136,7 @@ kaigi_message_free (KaigiMessage *message)
   g_free (message->sdp);
   g_free (message->candidate);
   g_free (message->text);
+  g_free (message->participant);
   g_free (message);
 }
 
@@ -248,6 +264,14 @@ read_field (JsonObject       *object,
       *(char **) dest = json_node_dup_string (node);
       return TRUE;
 
+    case FIELD_NULLABLE_STRING:
+      if (JSON_NODE_HOLDS_NULL (node))
+        return TRUE;
+      if (value_type != G_TYPE_STRING)
+        goto wrong_type;
+      *(char **) dest = json_node_dup_string (node);
+      return TRUE;
+
     case FIELD_BOOLEAN:
       if (value_type != G_TYPE_BOOLEAN)
         goto wrong_type;
@@ -285,6 +309,7 @@ wrong_type:
   g_set_error (error, KAIGI_PROTOCOL_ERROR, KAIGI_PROTOCOL_ERROR_INVALID_FIELD,
                "member “%s” must be a %s", spec->name,
                spec->kind == FIELD_STRING ? "string" :
+               spec->kind == FIELD_NULLABLE_STRING ? "string or null" :
                spec->kind == FIELD_BOOLEAN ? "boolean" : "whole number");
   return FALSE;
 }
@@ -343,6 +368,9 @@ validate_message (KaigiMessage  *message,
 
     case KAIGI_MSG_ICE:
     case KAIGI_MSG_MEDIA:
+    case KAIGI_MSG_RECORDING_START:
+    case KAIGI_MSG_RECORDING_STOP:
+    case KAIGI_MSG_PIN:
     case KAIGI_MSG_LEAVE:
     case KAIGI_MSG_PING:
     case KAIGI_MSG_N_TYPES:
@@ -501,6 +529,17 @@ add_string (JsonBuilder *builder,
     json_builder_add_string_value (builder, value);
   else
     json_builder_add_null_value (builder);
+}
+
+/* ISO 8601 UTC with milliseconds (RFC 3339 §5.6), as JavaScript's
+ * Date.toISOString() writes it */
+static char *
+format_time (GDateTime *time)
+{
+  g_autoptr(GDateTime) utc = g_date_time_to_utc (time);
+  g_autofree char *seconds = g_date_time_format (utc, "%Y-%m-%dT%H:%M:%S");
+
+  return g_strdup_printf ("%s.%03dZ", seconds, g_date_time_get_microsecond (utc) / 1000);
 }
 
 static void
@@ -747,16 +786,45 @@ kaigi_protocol_build_chat (const char *from_id,
                            GDateTime  *time)
 {
   g_autoptr(JsonBuilder) builder = begin_message ("chat");
-  g_autoptr(GDateTime) utc = g_date_time_to_utc (time);
-  g_autofree char *seconds = g_date_time_format (utc, "%Y-%m-%dT%H:%M:%S");
-  g_autofree char *iso = g_strdup_printf ("%s.%03dZ", seconds,
-                                          g_date_time_get_microsecond (utc) / 1000);
+  g_autofree char *iso = format_time (time);
 
   add_string (builder, "from", from_id);
   add_string (builder, "name", from_name);
   add_string (builder, "text", text);
   add_string (builder, "time", iso);
   return end_message (builder);
+}
+
+static void
+add_recording (JsonBuilder              *builder,
+               const KaigiRecordingInfo *recording)
+{
+  g_autofree char *started = NULL;
+
+  if (recording == NULL)
+    {
+      json_builder_add_null_value (builder);
+      return;
+    }
+
+  started = format_time (recording->started);
+  json_builder_begin_object (builder);
+  add_string (builder, "id", recording->id);
+  add_string (builder, "file", recording->file);
+  add_string (builder, "started", started);
+  json_builder_end_object (builder);
+}
+
+static void
+add_nullable_string (JsonBuilder *builder,
+                     const char  *name,
+                     const char  *value)
+{
+  json_builder_set_member_name (builder, name);
+  if (value)
+    json_builder_add_string_value (builder, value);
+  else
+    json_builder_add_null_value (builder);
 }
 
 static void
@@ -773,7 +841,9 @@ add_room (JsonBuilder         *builder,
     add_participant (builder, &g_array_index (room->participants, KaigiParticipantInfo, i));
   json_builder_end_array (builder);
   json_builder_set_member_name (builder, "recording");
-  json_builder_add_null_value (builder);
+  add_recording (builder, room->recording);
+  add_nullable_string (builder, "speaker", room->speaker);
+  add_nullable_string (builder, "pinned", room->pinned);
   json_builder_end_object (builder);
 }
 
@@ -835,4 +905,363 @@ kaigi_protocol_build_api_error (const char *message)
   add_string (builder, "error", message);
   json_builder_end_object (builder);
   return builder_to_string (builder);
+}
+
+/**
+ * kaigi_protocol_build_speaker:
+ * @speaker: (nullable): id of the active speaker
+ * @pinned: (nullable): id of the pinned participant, who takes the main
+ *   tile whoever speaks
+ *
+ * Returns: (transfer full): a `speaker` message
+ */
+char *
+kaigi_protocol_build_speaker (const char *speaker,
+                              const char *pinned)
+{
+  g_autoptr(JsonBuilder) builder = begin_message ("speaker");
+
+  add_nullable_string (builder, "speaker", speaker);
+  add_nullable_string (builder, "pinned", pinned);
+  return end_message (builder);
+}
+
+/**
+ * kaigi_protocol_build_recording:
+ * @recording: (nullable): the running recording, %NULL when none runs
+ * @error_message: (nullable): why the recording stopped, when it stopped
+ *   on an error
+ *
+ * Returns: (transfer full): a `recording` message
+ */
+char *
+kaigi_protocol_build_recording (const KaigiRecordingInfo *recording,
+                                const char               *error_message)
+{
+  g_autoptr(JsonBuilder) builder = begin_message ("recording");
+
+  json_builder_set_member_name (builder, "recording");
+  add_recording (builder, recording);
+  if (error_message)
+    add_string (builder, "error", error_message);
+  return end_message (builder);
+}
+
+/**
+ * kaigi_protocol_build_recording_object:
+ * @recording: a running recording
+ *
+ * Builds the REST recording object of DESIGN.md,
+ * `{"id":…, "file":…, "started":ISO-8601}`.
+ *
+ * Returns: (transfer full): the JSON text
+ */
+char *
+kaigi_protocol_build_recording_object (const KaigiRecordingInfo *recording)
+{
+  g_autoptr(JsonBuilder) builder = json_builder_new_immutable ();
+
+  add_recording (builder, recording);
+  return builder_to_string (builder);
+}
+
+/**
+ * kaigi_protocol_build_recording_finished:
+ * @id: the recording's id
+ * @file: the finished file's name
+ * @duration_ms: its duration (ms)
+ *
+ * Returns: (transfer full): `{"id":…, "file":…, "duration_ms":…}`
+ */
+char *
+kaigi_protocol_build_recording_finished (const char *id,
+                                         const char *file,
+                                         gint64      duration_ms)
+{
+  g_autoptr(JsonBuilder) builder = json_builder_new_immutable ();
+
+  json_builder_begin_object (builder);
+  add_string (builder, "id", id);
+  add_string (builder, "file", file);
+  json_builder_set_member_name (builder, "duration_ms");
+  json_builder_add_int_value (builder, duration_ms);
+  json_builder_end_object (builder);
+  return builder_to_string (builder);
+}
+
+/**
+ * kaigi_protocol_build_recordings:
+ * @files: (array length=n_files): recordings on disk
+ * @n_files: number of @files
+ *
+ * Builds `{"recordings":[{"file", "room", "bytes", "duration_ms",
+ * "started", "recovered"}…]}` for `GET /api/recordings`; unknown values
+ * are null.
+ *
+ * Returns: (transfer full): the JSON text
+ */
+char *
+kaigi_protocol_build_recordings (const KaigiRecordingFile *files,
+                                 guint                     n_files)
+{
+  g_autoptr(JsonBuilder) builder = json_builder_new_immutable ();
+  guint i;
+
+  json_builder_begin_object (builder);
+  json_builder_set_member_name (builder, "recordings");
+  json_builder_begin_array (builder);
+  for (i = 0; i < n_files; i++)
+    {
+      g_autofree char *started = files[i].started ? format_time (files[i].started) : NULL;
+
+      json_builder_begin_object (builder);
+      add_string (builder, "file", files[i].file);
+      add_nullable_string (builder, "room", files[i].room);
+      json_builder_set_member_name (builder, "bytes");
+      json_builder_add_int_value (builder, (gint64) files[i].bytes);
+      json_builder_set_member_name (builder, "duration_ms");
+      if (files[i].duration_ms >= 0)
+        json_builder_add_int_value (builder, files[i].duration_ms);
+      else
+        json_builder_add_null_value (builder);
+      add_nullable_string (builder, "started", started);
+      json_builder_set_member_name (builder, "recovered");
+      json_builder_add_boolean_value (builder, files[i].recovered);
+      json_builder_end_object (builder);
+    }
+  json_builder_end_array (builder);
+  json_builder_end_object (builder);
+  return builder_to_string (builder);
+}
+
+/**
+ * kaigi_timeline_event_free:
+ * @event: (transfer full) (nullable): an event
+ */
+void
+kaigi_timeline_event_free (KaigiTimelineEvent *event)
+{
+  if (event == NULL)
+    return;
+
+  g_free (event->type);
+  g_free (event->participant);
+  g_free (event->name);
+  g_free (event->text);
+  g_free (event);
+}
+
+static void
+add_speaker_turns (JsonBuilder *builder,
+                   GPtrArray   *events,
+                   gint64       duration_ms)
+{
+  const KaigiTimelineEvent *turn = NULL;
+  guint i;
+
+  json_builder_set_member_name (builder, "speaker_turns");
+  json_builder_begin_array (builder);
+  for (i = 0; i <= events->len; i++)
+    {
+      const KaigiTimelineEvent *event = i < events->len ? g_ptr_array_index (events, i) : NULL;
+
+      if (event && !g_str_equal (event->type, "speaker"))
+        continue;
+      if (turn && turn->participant)
+        {
+          json_builder_begin_object (builder);
+          add_string (builder, "participant", turn->participant);
+          add_nullable_string (builder, "name", turn->name);
+          json_builder_set_member_name (builder, "start_ms");
+          json_builder_add_int_value (builder, turn->offset_ms);
+          json_builder_set_member_name (builder, "end_ms");
+          json_builder_add_int_value (builder, event ? event->offset_ms : MAX (duration_ms, turn->offset_ms));
+          json_builder_end_object (builder);
+        }
+      turn = event;
+    }
+  json_builder_end_array (builder);
+}
+
+/**
+ * kaigi_protocol_build_timeline:
+ * @room: the room recorded
+ * @file: the recording's file name
+ * @started: when it started
+ * @duration_ms: its duration (ms), or -1 while it runs
+ * @events: (element-type KaigiTimelineEvent): what happened, in order
+ *
+ * Builds the JSON sidecar written beside a recording: `version` (1),
+ * `room`, `file`, `started`, `duration_ms`, `events` (each with
+ * `offset_ms`, `type` and the members that type has) and `speaker_turns`
+ * (`participant`, `name`, `start_ms`, `end_ms`), derived from the
+ * `speaker` events. Offsets are into the file (ms). Documented in
+ * docs/recording.md.
+ *
+ * Returns: (transfer full): the JSON text, pretty-printed
+ */
+char *
+kaigi_protocol_build_timeline (const char *room,
+                               const char *file,
+                               GDateTime  *started,
+                               gint64      duration_ms,
+                               GPtrArray  *events)
+{
+  g_autoptr(JsonBuilder) builder = json_builder_new_immutable ();
+  g_autoptr(JsonGenerator) generator = json_generator_new ();
+  g_autoptr(JsonNode) root = NULL;
+  g_autofree char *started_text = format_time (started);
+  guint i;
+
+  json_builder_begin_object (builder);
+  json_builder_set_member_name (builder, "version");
+  json_builder_add_int_value (builder, 1);
+  add_string (builder, "room", room);
+  add_string (builder, "file", file);
+  add_string (builder, "started", started_text);
+  json_builder_set_member_name (builder, "duration_ms");
+  if (duration_ms >= 0)
+    json_builder_add_int_value (builder, duration_ms);
+  else
+    json_builder_add_null_value (builder);
+
+  json_builder_set_member_name (builder, "events");
+  json_builder_begin_array (builder);
+  for (i = 0; i < events->len; i++)
+    {
+      const KaigiTimelineEvent *event = g_ptr_array_index (events, i);
+
+      json_builder_begin_object (builder);
+      json_builder_set_member_name (builder, "offset_ms");
+      json_builder_add_int_value (builder, event->offset_ms);
+      add_string (builder, "type", event->type);
+      add_nullable_string (builder, "participant", event->participant);
+      if (event->name)
+        add_string (builder, "name", event->name);
+      if (event->text)
+        add_string (builder, "text", event->text);
+      if (g_str_equal (event->type, "media"))
+        {
+          json_builder_set_member_name (builder, "audio");
+          json_builder_add_boolean_value (builder, event->audio);
+          json_builder_set_member_name (builder, "video");
+          json_builder_add_boolean_value (builder, event->video);
+        }
+      json_builder_end_object (builder);
+    }
+  json_builder_end_array (builder);
+  add_speaker_turns (builder, events, duration_ms);
+  json_builder_end_object (builder);
+
+  root = json_builder_get_root (builder);
+  json_generator_set_root (generator, root);
+  json_generator_set_pretty (generator, TRUE);
+  return json_generator_to_data (generator, NULL);
+}
+
+static JsonObject *
+parse_object (JsonParser  *parser,
+              const char  *text,
+              gsize        len,
+              GError     **error)
+{
+  g_autoptr(GError) local_error = NULL;
+  JsonNode *root;
+
+  if (!g_utf8_validate_len (text, len, NULL))
+    {
+      g_set_error_literal (error, KAIGI_PROTOCOL_ERROR, KAIGI_PROTOCOL_ERROR_INVALID_JSON,
+                           "not valid UTF-8");
+      return NULL;
+    }
+  if (!kaigi_protocol_check_depth (text, len, KAIGI_PROTOCOL_MAX_DEPTH, error))
+    return NULL;
+  if (!json_parser_load_from_data (parser, text, len, &local_error))
+    {
+      g_set_error (error, KAIGI_PROTOCOL_ERROR, KAIGI_PROTOCOL_ERROR_INVALID_JSON,
+                   "not JSON: %s", local_error->message);
+      return NULL;
+    }
+  root = json_parser_get_root (parser);
+  if (root == NULL || !JSON_NODE_HOLDS_OBJECT (root))
+    {
+      g_set_error_literal (error, KAIGI_PROTOCOL_ERROR, KAIGI_PROTOCOL_ERROR_INVALID_JSON,
+                           "not a JSON object");
+      return NULL;
+    }
+  return json_node_get_object (root);
+}
+
+/**
+ * kaigi_protocol_parse_timeline_summary:
+ * @text: a sidecar's JSON text
+ * @len: its length (bytes)
+ * @room: (out) (transfer full): the room recorded
+ * @duration_ms: (out): the duration (ms), -1 when the sidecar has none
+ * @started: (out) (transfer full) (nullable): when it started, ISO 8601
+ * @error: return location for a #KAIGI_PROTOCOL_ERROR
+ *
+ * Reads what `GET /api/recordings` lists from a sidecar written by
+ * kaigi_protocol_build_timeline().
+ *
+ * Returns: %TRUE on success
+ */
+gboolean
+kaigi_protocol_parse_timeline_summary (const char  *text,
+                                       gsize        len,
+                                       char       **room,
+                                       gint64      *duration_ms,
+                                       char       **started,
+                                       GError     **error)
+{
+  g_autoptr(JsonParser) parser = json_parser_new_immutable ();
+  JsonObject *object = parse_object (parser, text, len, error);
+  JsonNode *node;
+
+  if (object == NULL)
+    return FALSE;
+
+  node = json_object_get_member (object, "room");
+  if (node == NULL || !JSON_NODE_HOLDS_VALUE (node) || json_node_get_value_type (node) != G_TYPE_STRING)
+    {
+      g_set_error_literal (error, KAIGI_PROTOCOL_ERROR, KAIGI_PROTOCOL_ERROR_MISSING_FIELD,
+                           "the sidecar names no room");
+      return FALSE;
+    }
+  *room = json_node_dup_string (node);
+
+  node = json_object_get_member (object, "duration_ms");
+  *duration_ms = node && JSON_NODE_HOLDS_VALUE (node) && json_node_get_value_type (node) == G_TYPE_INT64
+                 ? json_node_get_int (node) : -1;
+  node = json_object_get_member (object, "started");
+  *started = node && JSON_NODE_HOLDS_VALUE (node) && json_node_get_value_type (node) == G_TYPE_STRING
+             ? json_node_dup_string (node) : NULL;
+  return TRUE;
+}
+
+/**
+ * kaigi_protocol_parse_pin_request:
+ * @text: a REST request body, `{"participant": ID | null}`
+ * @len: its length (bytes)
+ * @participant: (out) (transfer full) (nullable): the id, %NULL to unpin
+ * @error: return location for a #KAIGI_PROTOCOL_ERROR
+ *
+ * Parses the body of `PUT /api/rooms/ROOM/pin`.
+ *
+ * Returns: %TRUE on success
+ */
+gboolean
+kaigi_protocol_parse_pin_request (const char  *text,
+                                  gsize        len,
+                                  char       **participant,
+                                  GError     **error)
+{
+  g_autoptr(JsonParser) parser = json_parser_new_immutable ();
+  JsonObject *object = parse_object (parser, text, len, error);
+  g_autoptr(KaigiMessage) message = g_new0 (KaigiMessage, 1);
+
+  if (object == NULL || !read_field (object, &pin_fields[0], message, error))
+    return FALSE;
+  *participant = g_steal_pointer (&message->participant);
+  return TRUE;
 }

@@ -64,6 +64,9 @@ typedef enum
   KAIGI_MSG_LEAVE,
   KAIGI_MSG_PING,
   KAIGI_MSG_CHAT,
+  KAIGI_MSG_RECORDING_START,
+  KAIGI_MSG_RECORDING_STOP,
+  KAIGI_MSG_PIN,
   KAIGI_MSG_N_TYPES
 } KaigiMessageType;
 
@@ -92,6 +95,7 @@ typedef enum
  * @candidate: `ice`: the candidate line; empty for end-of-candidates
  * @mline_index: `ice`: the m-line index
  * @text: `chat`: the message text
+ * @participant: `pin`: the participant to pin, %NULL to unpin
  *
  * A parsed, validated client message. Strings are owned by the message.
  */
@@ -107,6 +111,7 @@ struct _KaigiMessage
   char *candidate;
   guint mline_index;
   char *text;
+  char *participant;
 };
 
 /**
@@ -154,6 +159,69 @@ struct _KaigiRoomInfo
 {
   const char *name;
   GArray *participants;
+  const KaigiRecordingInfo *recording;
+  const char *speaker;
+  const char *pinned;
+};
+
+/**
+ * KaigiRecordingInfo:
+ * @id: the recording's id
+ * @file: its file name in the recordings folder (final name, `.mp4`)
+ * @started: when it started
+ *
+ * A running recording (borrowed data).
+ */
+struct _KaigiRecordingInfo
+{
+  const char *id;
+  const char *file;
+  GDateTime *started;
+};
+
+/**
+ * KaigiRecordingFile:
+ * @file: file name in the recordings folder
+ * @room: (nullable): the room recorded, from the sidecar
+ * @bytes: file size (bytes)
+ * @duration_ms: duration (ms), or -1 when unknown
+ * @started: (nullable): when the recording started
+ * @recovered: %TRUE for a `.mp4.part` left by a crash
+ *
+ * A recording on disk, for `GET /api/recordings` (borrowed data).
+ */
+struct _KaigiRecordingFile
+{
+  const char *file;
+  const char *room;
+  guint64 bytes;
+  gint64 duration_ms;
+  GDateTime *started;
+  gboolean recovered;
+};
+
+/**
+ * KaigiTimelineEvent:
+ * @offset_ms: when, as an offset into the file (ms)
+ * @type: "join", "leave", "media", "speaker", "pin" or "chat"
+ * @participant: (nullable): the participant concerned; %NULL for "pin"
+ *   when unpinned and "speaker" when nobody holds the floor
+ * @name: (nullable): the participant's display name
+ * @text: (nullable): "chat": the text
+ * @audio: "media": microphone on
+ * @video: "media": camera on
+ *
+ * One entry of a recording's timeline (owned strings).
+ */
+struct _KaigiTimelineEvent
+{
+  gint64 offset_ms;
+  char *type;
+  char *participant;
+  char *name;
+  char *text;
+  gboolean audio;
+  gboolean video;
 };
 
 /**
@@ -216,5 +284,31 @@ char *kaigi_protocol_build_room                (const KaigiRoomInfo        *room
 char *kaigi_protocol_build_rooms               (const KaigiRoomInfo        *rooms,
                                                 guint                       n_rooms);
 char *kaigi_protocol_build_api_error           (const char                 *message);
+char *kaigi_protocol_build_speaker             (const char                 *speaker,
+                                                const char                 *pinned);
+char *kaigi_protocol_build_recording           (const KaigiRecordingInfo   *recording,
+                                                const char                 *error_message);
+char *kaigi_protocol_build_recording_object    (const KaigiRecordingInfo   *recording);
+char *kaigi_protocol_build_recording_finished  (const char                 *id,
+                                                const char                 *file,
+                                                gint64                      duration_ms);
+char *kaigi_protocol_build_recordings          (const KaigiRecordingFile   *files,
+                                                guint                       n_files);
+char *kaigi_protocol_build_timeline            (const char                 *room,
+                                                const char                 *file,
+                                                GDateTime                  *started,
+                                                gint64                      duration_ms,
+                                                GPtrArray                  *events);
+gboolean kaigi_protocol_parse_timeline_summary (const char                 *text,
+                                                gsize                       len,
+                                                char                      **room,
+                                                gint64                     *duration_ms,
+                                                char                      **started,
+                                                GError                    **error);
+gboolean kaigi_protocol_parse_pin_request      (const char                 *text,
+                                                gsize                       len,
+                                                char                      **participant,
+                                                GError                    **error);
+void  kaigi_timeline_event_free                (KaigiTimelineEvent         *event);
 
 G_END_DECLS

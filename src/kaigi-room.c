@@ -14,6 +14,11 @@
 #include "kaigi-room.h"
 #include "kaigi-config.h"
 #include "kaigi-protocol.h"
+#include "kaigi-recorder.h"
+#include "kaigi-speaker.h"
+
+/* How often (ms) audio levels are read and the active speaker decided */
+#define SPEAKER_TICK_MS 100
 
 GST_DEBUG_CATEGORY_STATIC (kaigi_room_debug);
 #define GST_CAT_DEFAULT kaigi_room_debug
@@ -28,7 +33,21 @@ struct _KaigiRoom
   guint bus_watch;
   GPtrArray *participants;
   guint shutting_down;
+
+  KaigiSpeakerDetector *detector;
+  guint speaker_tick;
+  char *pinned;
+
+  KaigiRecorder *recorder;
+  GPtrArray *finishing;               /* KaigiRecorder being finalized */
+  GPtrArray *stop_waiters;            /* StopWaiter */
 };
+
+typedef struct
+{
+  KaigiRoomRecordingStopped callback;
+  gpointer user_data;
+} StopWaiter;
 
 G_DEFINE_FINAL_TYPE (KaigiRoom, kaigi_room, G_TYPE_OBJECT)
 
@@ -37,6 +56,7 @@ enum
   SIGNAL_PARTICIPANT_REMOVED,
   SIGNAL_PARTICIPANT_CONNECTED,
   SIGNAL_EMPTY,
+  SIGNAL_RECORDING_CHANGED,
   N_SIGNALS
 };
 
@@ -48,6 +68,11 @@ kaigi_room_dispose (GObject *object)
   KaigiRoom *self = KAIGI_ROOM (object);
 
   g_clear_handle_id (&self->bus_watch, g_source_remove);
+  g_clear_handle_id (&self->speaker_tick, g_source_remove);
+  if (self->recorder)
+    g_signal_handlers_disconnect_by_data (self->recorder, self);
+  g_clear_object (&self->recorder);
+  g_clear_pointer (&self->finishing, g_ptr_array_unref);
   if (self->participants)
     {
       guint i;
@@ -69,7 +94,10 @@ kaigi_room_finalize (GObject *object)
   KaigiRoom *self = KAIGI_ROOM (object);
 
   g_free (self->name);
+  g_free (self->pinned);
   kaigi_config_free (self->config);
+  kaigi_speaker_detector_free (self->detector);
+  g_ptr_array_unref (self->stop_waiters);
 
   G_OBJECT_CLASS (kaigi_room_parent_class)->finalize (object);
 }
@@ -119,6 +147,17 @@ kaigi_room_class_init (KaigiRoomClass *klass)
     g_signal_new ("empty", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
                   0, NULL, NULL, NULL, G_TYPE_NONE, 0);
 
+  /**
+   * KaigiRoom::recording-changed:
+   * @self: the room
+   *
+   * A recording started or ended (kaigi_room_is_recording() tells which).
+   * Main context.
+   */
+  signals[SIGNAL_RECORDING_CHANGED] =
+    g_signal_new ("recording-changed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
+                  0, NULL, NULL, NULL, G_TYPE_NONE, 0);
+
   GST_DEBUG_CATEGORY_INIT (kaigi_room_debug, "kaigi-room", 0, "Kaigi room");
 }
 
@@ -126,6 +165,8 @@ static void
 kaigi_room_init (KaigiRoom *self)
 {
   self->participants = g_ptr_array_new_with_free_func (g_object_unref);
+  self->finishing = g_ptr_array_new_with_free_func (g_object_unref);
+  self->stop_waiters = g_ptr_array_new_with_free_func (g_free);
 }
 
 static KaigiParticipant *
@@ -150,6 +191,13 @@ on_bus_message (GstBus     *bus,
                 gpointer    user_data)
 {
   KaigiRoom *self = user_data;
+  guint i;
+
+  if (self->recorder && kaigi_recorder_handle_message (self->recorder, message))
+    return G_SOURCE_CONTINUE;
+  for (i = 0; i < self->finishing->len; i++)
+    if (kaigi_recorder_handle_message (g_ptr_array_index (self->finishing, i), message))
+      return G_SOURCE_CONTINUE;
 
   switch (GST_MESSAGE_TYPE (message))
     {
@@ -216,6 +264,7 @@ kaigi_room_new (const char         *name,
   self = g_object_new (KAIGI_TYPE_ROOM, NULL);
   self->name = g_strdup (name);
   self->config = kaigi_config_copy (config);
+  self->detector = kaigi_speaker_detector_new (config->speaker_lead_ms, config->speaker_hold_ms);
   self->pipeline = gst_object_ref_sink (kaigi_media_make_pipeline (name));
 
   bus = gst_pipeline_get_bus (GST_PIPELINE (self->pipeline));
@@ -271,7 +320,8 @@ kaigi_room_is_empty (KaigiRoom *self)
 {
   g_return_val_if_fail (KAIGI_IS_ROOM (self), TRUE);
 
-  return self->participants->len == 0 && self->shutting_down == 0;
+  return self->participants->len == 0 && self->shutting_down == 0 &&
+         self->recorder == NULL && self->finishing->len == 0;
 }
 
 static void
@@ -296,6 +346,10 @@ on_track_published (KaigiParticipant *publisher,
                     KaigiRoom        *self)
 {
   guint i;
+
+  if (self->recorder)
+    kaigi_recorder_attach_track (self->recorder, kaigi_participant_get_id (publisher), kind,
+                                 kaigi_participant_get_track_tee (publisher, kind));
 
   for (i = 0; i < self->participants->len; i++)
     {
@@ -324,6 +378,9 @@ on_chat_received (KaigiParticipant *sender,
 
   for (i = 0; i < self->participants->len; i++)
     kaigi_participant_send_chat (g_ptr_array_index (self->participants, i), json);
+  if (self->recorder)
+    kaigi_recorder_add_event (self->recorder, "chat", kaigi_participant_get_id (sender),
+                              kaigi_participant_get_name (sender), text, FALSE, FALSE);
 }
 
 static void
@@ -340,6 +397,57 @@ on_participant_connected (KaigiParticipant *participant,
                           KaigiRoom        *self)
 {
   g_signal_emit (self, signals[SIGNAL_PARTICIPANT_CONNECTED], 0, participant, latency_us);
+}
+
+static const char *
+main_participant (KaigiRoom *self)
+{
+  return self->pinned ? self->pinned : kaigi_speaker_detector_get_speaker (self->detector);
+}
+
+static void
+announce_speaker (KaigiRoom *self)
+{
+  g_autofree char *json = kaigi_protocol_build_speaker (kaigi_speaker_detector_get_speaker (self->detector),
+                                                        self->pinned);
+
+  broadcast (self, NULL, json);
+  if (self->recorder)
+    kaigi_recorder_set_main (self->recorder, main_participant (self));
+}
+
+/* Main context, every SPEAKER_TICK_MS: read the RFC 6464 levels the
+ * participants' packets carried, and apply the hysteresis */
+static gboolean
+speaker_tick (gpointer user_data)
+{
+  KaigiRoom *self = user_data;
+  gint64 now = g_get_monotonic_time ();
+  guint i, level;
+
+  for (i = 0; i < self->participants->len; i++)
+    {
+      KaigiParticipant *p = g_ptr_array_index (self->participants, i);
+
+      if (kaigi_participant_take_audio_level (p, &level))
+        kaigi_speaker_detector_add_level (self->detector, kaigi_participant_get_id (p), level, now);
+    }
+
+  if (kaigi_speaker_detector_update (self->detector, now))
+    {
+      const char *speaker = kaigi_speaker_detector_get_speaker (self->detector);
+
+      GST_INFO_OBJECT (self->pipeline, "active speaker: %s", speaker ? speaker : "(none)");
+      if (self->recorder)
+        {
+          KaigiParticipant *p = kaigi_room_find_participant (self, speaker);
+
+          kaigi_recorder_add_event (self->recorder, "speaker", speaker,
+                                    p ? kaigi_participant_get_name (p) : NULL, NULL, FALSE, FALSE);
+        }
+      announce_speaker (self);
+    }
+  return G_SOURCE_CONTINUE;
 }
 
 static char *
@@ -435,6 +543,10 @@ kaigi_room_join (KaigiRoom   *self,
     }
 
   g_ptr_array_add (self->participants, g_object_ref (participant));
+  if (self->recorder)
+    kaigi_recorder_add_participant (self->recorder, id, name, audio, video);
+  if (self->speaker_tick == 0)
+    self->speaker_tick = g_timeout_add (SPEAKER_TICK_MS, speaker_tick, self);
   g_message ("Room %s: %s (%s) joined; %u participants", self->name, id, name,
              self->participants->len);
   return g_steal_pointer (&participant);
@@ -527,6 +639,21 @@ kaigi_room_leave (KaigiRoom        *self,
 
   g_signal_emit (self, signals[SIGNAL_PARTICIPANT_REMOVED], 0, p, reason);
 
+  /* Out of the mix before its tees go */
+  if (self->recorder)
+    kaigi_recorder_remove_participant (self->recorder, id);
+  kaigi_speaker_detector_remove (self->detector, id);
+  if (g_strcmp0 (self->pinned, id) == 0)
+    g_clear_pointer (&self->pinned, g_free);
+  speaker_tick (self);
+  /* The last one out ends the recording */
+  if (self->participants->len == 0)
+    {
+      g_clear_handle_id (&self->speaker_tick, g_source_remove);
+      if (self->recorder)
+        kaigi_room_stop_recording (self, NULL, NULL, NULL);
+    }
+
   self->shutting_down++;
   kaigi_participant_shutdown (p, G_CALLBACK (on_participant_shut_down), g_object_ref (self));
   g_steal_pointer (&p);
@@ -556,6 +683,8 @@ kaigi_room_update_media (KaigiRoom        *self,
   kaigi_participant_get_info (participant, &info);
   json = kaigi_protocol_build_participant_updated (&info);
   broadcast (self, participant, json);
+  if (self->recorder)
+    kaigi_recorder_set_media (self->recorder, info.id, audio, video);
 }
 
 /**
@@ -609,4 +738,298 @@ kaigi_room_close (KaigiRoom *self)
   while (self->participants->len > 0)
     kaigi_room_leave (self, g_ptr_array_index (self->participants, self->participants->len - 1),
                       "disconnected");
+}
+
+/**
+ * kaigi_room_find_participant:
+ * @self: a room
+ * @id: (nullable): a participant id
+ *
+ * Returns: (transfer none) (nullable): the participant with @id, or %NULL
+ */
+KaigiParticipant *
+kaigi_room_find_participant (KaigiRoom  *self,
+                             const char *id)
+{
+  guint i;
+
+  g_return_val_if_fail (KAIGI_IS_ROOM (self), NULL);
+
+  for (i = 0; id && i < self->participants->len; i++)
+    {
+      KaigiParticipant *p = g_ptr_array_index (self->participants, i);
+
+      if (g_str_equal (kaigi_participant_get_id (p), id))
+        return p;
+    }
+  return NULL;
+}
+
+/**
+ * kaigi_room_get_speaker:
+ * @self: a room
+ * @pinned: (out) (optional) (transfer none) (nullable): the pinned
+ *   participant's id
+ *
+ * Returns: (transfer none) (nullable): the active speaker's id
+ */
+const char *
+kaigi_room_get_speaker (KaigiRoom   *self,
+                        const char **pinned)
+{
+  g_return_val_if_fail (KAIGI_IS_ROOM (self), NULL);
+
+  if (pinned)
+    *pinned = self->pinned;
+  return kaigi_speaker_detector_get_speaker (self->detector);
+}
+
+/**
+ * kaigi_room_pin:
+ * @self: a room
+ * @id: (nullable): the participant to show in the main tile whoever
+ *   speaks; %NULL to unpin and follow the active speaker again
+ * @error: return location for %KAIGI_PROTOCOL_ERROR_UNKNOWN_PARTICIPANT
+ *
+ * Pins a participant for the whole room (the recording's layout and every
+ * client's highlight) and announces it with a `speaker` message. Main
+ * context only.
+ *
+ * Returns: %TRUE on success
+ */
+gboolean
+kaigi_room_pin (KaigiRoom   *self,
+                const char  *id,
+                GError     **error)
+{
+  KaigiParticipant *p = NULL;
+
+  g_return_val_if_fail (KAIGI_IS_ROOM (self), FALSE);
+
+  if (id && (p = kaigi_room_find_participant (self, id)) == NULL)
+    {
+      g_set_error (error, KAIGI_PROTOCOL_ERROR, KAIGI_PROTOCOL_ERROR_UNKNOWN_PARTICIPANT,
+                   "room “%s” has no participant “%s”", self->name, id);
+      return FALSE;
+    }
+
+  if (g_strcmp0 (self->pinned, id) == 0)
+    return TRUE;
+  g_free (self->pinned);
+  self->pinned = g_strdup (id);
+  if (self->recorder)
+    kaigi_recorder_add_event (self->recorder, "pin", id, p ? kaigi_participant_get_name (p) : NULL,
+                              NULL, FALSE, FALSE);
+  announce_speaker (self);
+  return TRUE;
+}
+
+/**
+ * kaigi_room_get_recording:
+ * @self: a room
+ * @info: (out caller-allocates) (optional): the running recording,
+ *   borrowed strings valid until it stops
+ *
+ * Returns: %TRUE if a recording runs
+ */
+gboolean
+kaigi_room_get_recording (KaigiRoom          *self,
+                          KaigiRecordingInfo *info)
+{
+  g_return_val_if_fail (KAIGI_IS_ROOM (self), FALSE);
+
+  if (self->recorder == NULL)
+    return FALSE;
+  if (info)
+    kaigi_recorder_get_info (self->recorder, info);
+  return TRUE;
+}
+
+static void
+broadcast_recording (KaigiRoom    *self,
+                     const char   *error_message)
+{
+  KaigiRecordingInfo info;
+  g_autofree char *json = kaigi_protocol_build_recording (kaigi_room_get_recording (self, &info) ? &info : NULL,
+                                                          error_message);
+
+  broadcast (self, NULL, json);
+  g_signal_emit (self, signals[SIGNAL_RECORDING_CHANGED], 0);
+}
+
+static void
+on_recorder_finished (KaigiRecorder *recorder,
+                      gint64         duration_ms,
+                      const GError  *error,
+                      KaigiRoom     *self)
+{
+  g_autoptr(KaigiRecorder) keep = g_object_ref (recorder);
+  g_autoptr(GPtrArray) waiters = NULL;
+  guint i;
+
+  g_signal_handlers_disconnect_by_data (recorder, self);
+  g_message ("Room %s: recording %s finished, %" G_GINT64_FORMAT " ms%s%s", self->name,
+             kaigi_recorder_get_file (recorder), duration_ms,
+             error ? ": " : "", error ? error->message : "");
+
+  if (recorder == self->recorder)
+    {
+      /* Stopped on its own, on an error: tell the room */
+      g_clear_object (&self->recorder);
+      broadcast_recording (self, error ? error->message : NULL);
+    }
+  g_ptr_array_remove (self->finishing, recorder);
+
+  waiters = g_steal_pointer (&self->stop_waiters);
+  self->stop_waiters = g_ptr_array_new_with_free_func (g_free);
+  for (i = 0; i < waiters->len; i++)
+    {
+      StopWaiter *w = g_ptr_array_index (waiters, i);
+
+      if (w->callback)
+        w->callback (self, kaigi_recorder_get_file (recorder), duration_ms, error, w->user_data);
+    }
+
+  if (kaigi_room_is_empty (self))
+    g_signal_emit (self, signals[SIGNAL_EMPTY], 0);
+}
+
+/**
+ * kaigi_room_start_recording:
+ * @self: a room
+ * @info: (out caller-allocates) (optional): the new recording, borrowed
+ *   strings valid while it runs
+ * @error: return location for a #KAIGI_PROTOCOL_ERROR:
+ *   %KAIGI_PROTOCOL_ERROR_ALREADY_RECORDING,
+ *   %KAIGI_PROTOCOL_ERROR_RECORDING_FAILED (unwritable folder, no encoder)
+ *
+ * Starts the room's mixed recording (see #KaigiRecorder): every
+ * participant gets a tile, the active speaker (or the pinned participant)
+ * the main one. Everybody is told with a `recording` message, and so is
+ * everybody who joins later. Main context only.
+ *
+ * Returns: %TRUE on success
+ */
+gboolean
+kaigi_room_start_recording (KaigiRoom           *self,
+                            KaigiRecordingInfo  *info,
+                            GError             **error)
+{
+  guint i, kind;
+
+  g_return_val_if_fail (KAIGI_IS_ROOM (self), FALSE);
+
+  if (self->recorder)
+    {
+      g_set_error (error, KAIGI_PROTOCOL_ERROR, KAIGI_PROTOCOL_ERROR_ALREADY_RECORDING,
+                   "room “%s” is already recording", self->name);
+      return FALSE;
+    }
+
+  self->recorder = kaigi_recorder_new (GST_BIN (self->pipeline), self->name, self->config, error);
+  if (self->recorder == NULL)
+    return FALSE;
+  g_signal_connect (self->recorder, "finished", G_CALLBACK (on_recorder_finished), self);
+
+  for (i = 0; i < self->participants->len; i++)
+    {
+      KaigiParticipant *p = g_ptr_array_index (self->participants, i);
+      KaigiParticipantInfo pinfo;
+
+      kaigi_participant_get_info (p, &pinfo);
+      kaigi_recorder_add_participant (self->recorder, pinfo.id, pinfo.name, pinfo.audio, pinfo.video);
+      for (kind = 0; kind < KAIGI_N_TRACK_KINDS; kind++)
+        if (kaigi_participant_get_track_tee (p, kind))
+          kaigi_recorder_attach_track (self->recorder, pinfo.id, kind,
+                                       kaigi_participant_get_track_tee (p, kind));
+    }
+  kaigi_recorder_set_main (self->recorder, main_participant (self));
+  if (kaigi_speaker_detector_get_speaker (self->detector))
+    {
+      KaigiParticipant *p = kaigi_room_find_participant (self, kaigi_speaker_detector_get_speaker (self->detector));
+
+      kaigi_recorder_add_event (self->recorder, "speaker", kaigi_participant_get_id (p),
+                                kaigi_participant_get_name (p), NULL, FALSE, FALSE);
+    }
+
+  g_message ("Room %s: recording to %s", self->name, kaigi_recorder_get_file (self->recorder));
+  if (info)
+    kaigi_recorder_get_info (self->recorder, info);
+  broadcast_recording (self, NULL);
+  return TRUE;
+}
+
+/**
+ * kaigi_room_stop_recording:
+ * @self: a room
+ * @callback: (nullable) (scope async): called once the file is final
+ * @user_data: data for @callback
+ * @error: return location for %KAIGI_PROTOCOL_ERROR_NOT_RECORDING
+ *
+ * Stops the running recording; everybody is told at once, and @callback
+ * runs when the MP4 is finalized and renamed (about a second later).
+ * Main context only.
+ *
+ * Returns: %TRUE if a recording was running
+ */
+gboolean
+kaigi_room_stop_recording (KaigiRoom                  *self,
+                           KaigiRoomRecordingStopped   callback,
+                           gpointer                    user_data,
+                           GError                    **error)
+{
+  KaigiRecorder *recorder;
+  StopWaiter *waiter;
+
+  g_return_val_if_fail (KAIGI_IS_ROOM (self), FALSE);
+
+  if (self->recorder == NULL)
+    {
+      g_set_error (error, KAIGI_PROTOCOL_ERROR, KAIGI_PROTOCOL_ERROR_NOT_RECORDING,
+                   "room “%s” is not recording", self->name);
+      return FALSE;
+    }
+
+  recorder = g_steal_pointer (&self->recorder);
+  g_ptr_array_add (self->finishing, recorder);
+  waiter = g_new0 (StopWaiter, 1);
+  waiter->callback = callback;
+  waiter->user_data = user_data;
+  g_ptr_array_add (self->stop_waiters, waiter);
+
+  broadcast_recording (self, NULL);
+  kaigi_recorder_stop (recorder);
+  return TRUE;
+}
+
+/**
+ * kaigi_room_send_state:
+ * @self: a room
+ * @participant: a participant who just joined
+ *
+ * Tells a newcomer what runs in the room: the running recording
+ * (`recording`) and the active speaker and pin (`speaker`), each only when
+ * set. Call it after `joined`. Main context only.
+ */
+void
+kaigi_room_send_state (KaigiRoom        *self,
+                       KaigiParticipant *participant)
+{
+  KaigiRecordingInfo info;
+
+  g_return_if_fail (KAIGI_IS_ROOM (self));
+
+  if (kaigi_room_get_recording (self, &info))
+    {
+      g_autofree char *json = kaigi_protocol_build_recording (&info, NULL);
+
+      kaigi_participant_send (participant, json);
+    }
+  if (kaigi_speaker_detector_get_speaker (self->detector) || self->pinned)
+    {
+      g_autofree char *json = kaigi_protocol_build_speaker (kaigi_speaker_detector_get_speaker (self->detector),
+                                                            self->pinned);
+
+      kaigi_participant_send (participant, json);
+    }
 }

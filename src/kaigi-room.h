@@ -16,6 +16,22 @@ G_BEGIN_DECLS
 
 G_DECLARE_FINAL_TYPE (KaigiRoom, kaigi_room, KAIGI, ROOM, GObject)
 
+/**
+ * KaigiRoomRecordingStopped:
+ * @room: the room
+ * @file: the recording's file name (in the recordings folder)
+ * @duration_ms: its duration (ms)
+ * @error: (nullable): why it ended early, or %NULL
+ * @user_data: the data given to kaigi_room_stop_recording()
+ *
+ * Called on the main context once a stopped recording's file is final.
+ */
+typedef void (*KaigiRoomRecordingStopped) (KaigiRoom    *room,
+                                           const char   *file,
+                                           gint64        duration_ms,
+                                           const GError *error,
+                                           gpointer      user_data);
+
 KaigiRoom        *kaigi_room_new                 (const char            *name,
                                                   const KaigiConfig     *config,
                                                   GError               **error);
@@ -40,5 +56,23 @@ guint             kaigi_room_get_n_forwarded     (KaigiRoom             *self);
 void              kaigi_room_add_stats           (KaigiRoom             *self,
                                                   KaigiParticipantStats *stats);
 void              kaigi_room_close               (KaigiRoom             *self);
+KaigiParticipant *kaigi_room_find_participant    (KaigiRoom             *self,
+                                                  const char            *id);
+const char       *kaigi_room_get_speaker         (KaigiRoom             *self,
+                                                  const char           **pinned);
+gboolean          kaigi_room_pin                 (KaigiRoom             *self,
+                                                  const char            *id,
+                                                  GError               **error);
+gboolean          kaigi_room_get_recording       (KaigiRoom             *self,
+                                                  KaigiRecordingInfo    *info);
+gboolean          kaigi_room_start_recording     (KaigiRoom             *self,
+                                                  KaigiRecordingInfo    *info,
+                                                  GError               **error);
+gboolean          kaigi_room_stop_recording      (KaigiRoom             *self,
+                                                  KaigiRoomRecordingStopped callback,
+                                                  gpointer               user_data,
+                                                  GError               **error);
+void              kaigi_room_send_state          (KaigiRoom             *self,
+                                                  KaigiParticipant      *participant);
 
 G_END_DECLS

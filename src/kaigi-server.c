@@ -5,6 +5,8 @@
 
 #include "config.h"
 
+#include <string.h>
+#include <glib/gstdio.h>
 #include <gio/gio.h>
 #include <gst/gst.h>
 #include <libsoup/soup.h>
@@ -204,12 +206,246 @@ handle_static (SoupServer        *soup,
 
 /* REST API */
 
-static KaigiRoomInfo
-room_info (KaigiRoom *room)
+typedef struct
 {
-  KaigiRoomInfo info = { kaigi_room_get_name (room), kaigi_room_dup_participant_infos (room, NULL) };
+  KaigiRoomInfo info;
+  KaigiRecordingInfo recording;
+} RoomSnapshot;
 
-  return info;
+static void
+room_snapshot (KaigiRoom    *room,
+               RoomSnapshot *snapshot)
+{
+  snapshot->info.name = kaigi_room_get_name (room);
+  snapshot->info.participants = kaigi_room_dup_participant_infos (room, NULL);
+  snapshot->info.recording = kaigi_room_get_recording (room, &snapshot->recording)
+                             ? &snapshot->recording : NULL;
+  snapshot->info.speaker = kaigi_room_get_speaker (room, &snapshot->info.pinned);
+}
+
+static guint
+status_for_error (const GError *error)
+{
+  if (error->domain != KAIGI_PROTOCOL_ERROR)
+    return SOUP_STATUS_INTERNAL_SERVER_ERROR;
+
+  switch (error->code)
+    {
+    case KAIGI_PROTOCOL_ERROR_ALREADY_RECORDING:
+      return SOUP_STATUS_CONFLICT;
+    case KAIGI_PROTOCOL_ERROR_NOT_RECORDING:
+    case KAIGI_PROTOCOL_ERROR_UNKNOWN_PARTICIPANT:
+      return SOUP_STATUS_NOT_FOUND;
+    case KAIGI_PROTOCOL_ERROR_INVALID_JSON:
+    case KAIGI_PROTOCOL_ERROR_TOO_DEEP:
+    case KAIGI_PROTOCOL_ERROR_MISSING_FIELD:
+    case KAIGI_PROTOCOL_ERROR_INVALID_FIELD:
+      return SOUP_STATUS_BAD_REQUEST;
+    default:
+      return SOUP_STATUS_INTERNAL_SERVER_ERROR;
+    }
+}
+
+typedef struct
+{
+  KaigiServer *server;
+  SoupServerMessage *msg;
+  char *id;
+} PendingStop;
+
+static void
+on_recording_stopped (KaigiRoom    *room,
+                      const char   *file,
+                      gint64        duration_ms,
+                      const GError *error,
+                      gpointer      user_data)
+{
+  PendingStop *pending = user_data;
+
+  if (error)
+    respond_error (pending->msg, SOUP_STATUS_INTERNAL_SERVER_ERROR, error->message);
+  else
+    respond_json (pending->msg, SOUP_STATUS_OK,
+                  kaigi_protocol_build_recording_finished (pending->id, file, duration_ms));
+  soup_server_message_unpause (pending->msg);
+  g_object_unref (pending->msg);
+  g_object_unref (pending->server);
+  g_free (pending->id);
+  g_free (pending);
+}
+
+static void
+handle_room_recording (KaigiServer       *self,
+                       SoupServerMessage *msg,
+                       KaigiRoom         *room)
+{
+  const char *method = soup_server_message_get_method (msg);
+  g_autoptr(GError) error = NULL;
+  KaigiRecordingInfo info;
+
+  if (g_str_equal (method, "POST"))
+    {
+      if (!kaigi_room_start_recording (room, &info, &error))
+        respond_error (msg, status_for_error (error), error->message);
+      else
+        respond_json (msg, SOUP_STATUS_CREATED, kaigi_protocol_build_recording_object (&info));
+    }
+  else if (g_str_equal (method, "DELETE"))
+    {
+      PendingStop *pending;
+
+      if (!kaigi_room_get_recording (room, &info))
+        {
+          respond_error (msg, SOUP_STATUS_NOT_FOUND, "the room is not recording");
+          return;
+        }
+      pending = g_new0 (PendingStop, 1);
+      pending->server = g_object_ref (self);
+      pending->msg = g_object_ref (msg);
+      pending->id = g_strdup (info.id);
+      /* Answered once the file is final */
+      soup_server_message_pause (msg);
+      kaigi_room_stop_recording (room, on_recording_stopped, pending, NULL);
+    }
+  else
+    {
+      respond_error (msg, SOUP_STATUS_METHOD_NOT_ALLOWED, "only POST and DELETE are allowed here");
+    }
+}
+
+static void
+handle_room_pin (KaigiServer       *self,
+                 SoupServerMessage *msg,
+                 KaigiRoom         *room)
+{
+  const char *method = soup_server_message_get_method (msg);
+  g_autoptr(GError) error = NULL;
+  g_autofree char *participant = NULL;
+  RoomSnapshot snapshot;
+
+  if (g_str_equal (method, "PUT") || g_str_equal (method, "POST"))
+    {
+      SoupMessageBody *body = soup_server_message_get_request_body (msg);
+      g_autoptr(GBytes) bytes = soup_message_body_flatten (body);
+      gsize len;
+      const char *data = g_bytes_get_data (bytes, &len);
+
+      if (!kaigi_protocol_parse_pin_request (data ? data : "", len, &participant, &error))
+        {
+          respond_error (msg, status_for_error (error), error->message);
+          return;
+        }
+    }
+  else if (!g_str_equal (method, "DELETE"))
+    {
+      respond_error (msg, SOUP_STATUS_METHOD_NOT_ALLOWED, "only PUT and DELETE are allowed here");
+      return;
+    }
+
+  if (!kaigi_room_pin (room, participant, &error))
+    {
+      respond_error (msg, status_for_error (error), error->message);
+      return;
+    }
+
+  room_snapshot (room, &snapshot);
+  respond_json (msg, SOUP_STATUS_OK, kaigi_protocol_build_room (&snapshot.info));
+  g_array_unref (snapshot.info.participants);
+}
+
+static gboolean
+is_running_part (KaigiServer *self,
+                 const char  *name)
+{
+  GHashTableIter iter;
+  gpointer room;
+
+  g_hash_table_iter_init (&iter, self->rooms);
+  while (g_hash_table_iter_next (&iter, NULL, &room))
+    {
+      KaigiRecordingInfo info;
+
+      if (kaigi_room_get_recording (room, &info) && g_str_has_prefix (name, info.file) &&
+          g_str_equal (name + strlen (info.file), ".part"))
+        return TRUE;
+    }
+  return FALSE;
+}
+
+static gint
+compare_files (gconstpointer a,
+               gconstpointer b)
+{
+  return g_strcmp0 (((const KaigiRecordingFile *) a)->file, ((const KaigiRecordingFile *) b)->file);
+}
+
+static void
+recording_file_clear (KaigiRecordingFile *file)
+{
+  g_free ((char *) file->file);
+  g_free ((char *) file->room);
+  g_clear_pointer (&file->started, g_date_time_unref);
+}
+
+static void
+handle_recordings_list (KaigiServer       *self,
+                        SoupServerMessage *msg)
+{
+  g_autoptr(GArray) files = g_array_new (FALSE, TRUE, sizeof (KaigiRecordingFile));
+  g_autoptr(GDir) dir = NULL;
+  const char *name;
+
+  g_array_set_clear_func (files, (GDestroyNotify) recording_file_clear);
+
+  if (g_strcmp0 (soup_server_message_get_method (msg), "GET") != 0)
+    {
+      respond_error (msg, SOUP_STATUS_METHOD_NOT_ALLOWED, "only GET is allowed here");
+      return;
+    }
+
+  dir = g_dir_open (self->config->recordings_dir, 0, NULL);
+  while (dir && (name = g_dir_read_name (dir)))
+    {
+      g_autofree char *path = g_build_filename (self->config->recordings_dir, name, NULL);
+      g_autofree char *sidecar = NULL;
+      g_autofree char *text = NULL;
+      g_autofree char *started = NULL;
+      gsize len;
+      GStatBuf st;
+      KaigiRecordingFile file = { 0 };
+
+      if (!g_str_has_suffix (name, ".mp4") && !g_str_has_suffix (name, ".mp4.part"))
+        continue;
+      if (is_running_part (self, name) || g_stat (path, &st) != 0 || !S_ISREG (st.st_mode))
+        continue;
+
+      file.recovered = g_str_has_suffix (name, ".part");
+      file.bytes = st.st_size;
+      file.duration_ms = -1;
+      /* ROOM-….mp4.json, also for the .mp4.part of a crashed recording */
+      sidecar = file.recovered
+                ? g_strdup_printf ("%.*s.json", (int) (strlen (path) - strlen (".part")), path)
+                : g_strconcat (path, ".json", NULL);
+      if (g_file_get_contents (sidecar, &text, &len, NULL))
+        {
+          char *room = NULL;
+
+          if (kaigi_protocol_parse_timeline_summary (text, len, &room, &file.duration_ms, &started, NULL))
+            {
+              file.room = room;
+              if (started)
+                file.started = g_date_time_new_from_iso8601 (started, NULL);
+            }
+        }
+      if (file.recovered)
+        file.duration_ms = -1;
+      file.file = g_strdup (name);
+      g_array_append_val (files, file);
+    }
+
+  g_array_sort (files, compare_files);
+  respond_json (msg, SOUP_STATUS_OK,
+                kaigi_protocol_build_recordings ((const KaigiRecordingFile *) files->data, files->len));
 }
 
 static void
@@ -225,12 +461,20 @@ handle_api (SoupServer        *soup,
   if (!check_token (self, msg))
     return;
 
+  if (g_str_equal (path, "/api/recordings") || g_str_equal (path, "/api/recordings/"))
+    {
+      handle_recordings_list (self, msg);
+      return;
+    }
+
   if (g_str_equal (path, "/api/rooms") || g_str_equal (path, "/api/rooms/"))
     {
-      g_autoptr(GArray) infos = g_array_new (FALSE, TRUE, sizeof (KaigiRoomInfo));
+      guint n_rooms = g_hash_table_size (self->rooms);
+      g_autofree RoomSnapshot *snapshots = g_new0 (RoomSnapshot, n_rooms);
+      g_autofree KaigiRoomInfo *infos = g_new0 (KaigiRoomInfo, n_rooms);
       g_autoptr(GList) names = NULL;
       GList *l;
-      guint i;
+      guint i, n = 0;
 
       if (g_strcmp0 (method, "GET") != 0)
         {
@@ -242,30 +486,31 @@ handle_api (SoupServer        *soup,
       for (l = names; l; l = l->next)
         {
           KaigiRoom *room = g_hash_table_lookup (self->rooms, l->data);
-          KaigiRoomInfo info;
 
           if (kaigi_room_get_n_participants (room) == 0)
             continue;
-          info = room_info (room);
-          g_array_append_val (infos, info);
+          room_snapshot (room, &snapshots[n]);
+          infos[n] = snapshots[n].info;
+          n++;
         }
 
-      respond_json (msg, SOUP_STATUS_OK,
-                    kaigi_protocol_build_rooms ((const KaigiRoomInfo *) infos->data, infos->len));
-      for (i = 0; i < infos->len; i++)
-        g_array_unref (g_array_index (infos, KaigiRoomInfo, i).participants);
+      respond_json (msg, SOUP_STATUS_OK, kaigi_protocol_build_rooms (infos, n));
+      for (i = 0; i < n; i++)
+        g_array_unref (infos[i].participants);
       return;
     }
 
   if (g_str_has_prefix (path, "/api/rooms/"))
     {
-      g_autofree char *name = g_uri_unescape_string (path + strlen ("/api/rooms/"), "/");
+      g_auto(GStrv) parts = g_strsplit (path + strlen ("/api/rooms/"), "/", 3);
+      g_autofree char *name = g_uri_unescape_string (parts[0], "/");
+      const char *sub = parts[1] && *parts[1] ? parts[1] : NULL;
       KaigiRoom *room;
-      KaigiRoomInfo info;
+      RoomSnapshot snapshot;
 
-      if (g_strcmp0 (method, "GET") != 0)
+      if ((parts[1] && parts[2]) || (sub && !g_str_equal (sub, "recording") && !g_str_equal (sub, "pin")))
         {
-          respond_error (msg, SOUP_STATUS_METHOD_NOT_ALLOWED, "only GET is allowed here");
+          respond_error (msg, SOUP_STATUS_NOT_FOUND, "no such API endpoint");
           return;
         }
 
@@ -276,13 +521,83 @@ handle_api (SoupServer        *soup,
           return;
         }
 
-      info = room_info (room);
-      respond_json (msg, SOUP_STATUS_OK, kaigi_protocol_build_room (&info));
-      g_array_unref (info.participants);
+      if (g_strcmp0 (sub, "recording") == 0)
+        {
+          handle_room_recording (self, msg, room);
+          return;
+        }
+      if (g_strcmp0 (sub, "pin") == 0)
+        {
+          handle_room_pin (self, msg, room);
+          return;
+        }
+
+      if (g_strcmp0 (method, "GET") != 0)
+        {
+          respond_error (msg, SOUP_STATUS_METHOD_NOT_ALLOWED, "only GET is allowed here");
+          return;
+        }
+
+      room_snapshot (room, &snapshot);
+      respond_json (msg, SOUP_STATUS_OK, kaigi_protocol_build_room (&snapshot.info));
+      g_array_unref (snapshot.info.participants);
       return;
     }
 
   respond_error (msg, SOUP_STATUS_NOT_FOUND, "no such API endpoint");
+}
+
+/* GET /recordings/FILE: a file of the recordings folder, memory-mapped */
+static void
+handle_recording_download (SoupServer        *soup,
+                           SoupServerMessage *msg,
+                           const char        *path,
+                           GHashTable        *query,
+                           gpointer           user_data)
+{
+  KaigiServer *self = user_data;
+  g_autofree char *name = NULL;
+  g_autofree char *file_path = NULL;
+  g_autoptr(GMappedFile) mapped = NULL;
+  g_autoptr(GBytes) bytes = NULL;
+  g_autoptr(GError) error = NULL;
+  const char *method = soup_server_message_get_method (msg);
+  gboolean head;
+
+  if (!check_token (self, msg))
+    return;
+
+  head = g_str_equal (method, "HEAD");
+  if (!head && !g_str_equal (method, "GET"))
+    {
+      respond_error (msg, SOUP_STATUS_METHOD_NOT_ALLOWED, "only GET is allowed here");
+      return;
+    }
+
+  name = g_str_has_prefix (path, "/recordings/") ? g_uri_unescape_string (path + strlen ("/recordings/"), "/") : NULL;
+  /* Only plain names of recordings and sidecars in the folder itself */
+  if (name == NULL || *name == '\0' || *name == '.' || strchr (name, '/') || strchr (name, '\\') ||
+      !(g_str_has_suffix (name, ".mp4") || g_str_has_suffix (name, ".mp4.part") ||
+        g_str_has_suffix (name, ".mp4.json")))
+    {
+      respond_error (msg, SOUP_STATUS_NOT_FOUND, "no such recording");
+      return;
+    }
+
+  file_path = g_build_filename (self->config->recordings_dir, name, NULL);
+  mapped = g_mapped_file_new (file_path, FALSE, &error);
+  if (mapped == NULL)
+    {
+      respond_error (msg, SOUP_STATUS_NOT_FOUND, "no such recording");
+      return;
+    }
+
+  bytes = g_mapped_file_get_bytes (mapped);
+  soup_server_message_set_status (msg, SOUP_STATUS_OK, NULL);
+  soup_message_headers_set_content_type (soup_server_message_get_response_headers (msg),
+                                         g_str_has_suffix (name, ".json") ? "application/json" : "video/mp4",
+                                         NULL);
+  soup_message_body_append_bytes (soup_server_message_get_response_body (msg), bytes);
 }
 
 static void
@@ -573,6 +888,7 @@ kaigi_server_start (KaigiServer  *self,
   self->soup = soup_server_new ("server-header", "Kaigi/" PACKAGE_VERSION " ", NULL);
   soup_server_add_handler (self->soup, NULL, handle_static, self, NULL);
   soup_server_add_handler (self->soup, "/api", handle_api, self, NULL);
+  soup_server_add_handler (self->soup, "/recordings", handle_recording_download, self, NULL);
   soup_server_add_handler (self->soup, "/healthz", handle_healthz, self, NULL);
   soup_server_add_handler (self->soup, "/metrics", handle_metrics, self, NULL);
   soup_server_add_websocket_handler (self->soup, "/ws", NULL, NULL, handle_websocket, self, NULL);

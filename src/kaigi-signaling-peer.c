@@ -183,6 +183,7 @@ handle_join (KaigiSignalingPeer *self,
                                       (const KaigiParticipantInfo *) others->data, others->len,
                                       ice_servers);
   send_text (self, json);
+  kaigi_room_send_state (room, participant);
   kaigi_participant_start (participant);
 }
 
@@ -247,6 +248,21 @@ handle_message (KaigiSignalingPeer *self,
         send_text (self, json);
         break;
       }
+
+    case KAIGI_MSG_RECORDING_START:
+      if (require_joined (self, type) && !kaigi_room_start_recording (self->room, NULL, &error))
+        send_error (self, error, type);
+      break;
+
+    case KAIGI_MSG_RECORDING_STOP:
+      if (require_joined (self, type) && !kaigi_room_stop_recording (self->room, NULL, NULL, &error))
+        send_error (self, error, type);
+      break;
+
+    case KAIGI_MSG_PIN:
+      if (require_joined (self, type) && !kaigi_room_pin (self->room, message->participant, &error))
+        send_error (self, error, type);
+      break;
 
     case KAIGI_MSG_CHAT:
     case KAIGI_MSG_N_TYPES:

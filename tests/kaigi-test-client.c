@@ -18,6 +18,8 @@
 
 #include <gst/gst.h>
 #include <gst/app/app.h>
+#include <gst/audio/audio.h>
+#include <gst/rtp/rtp.h>
 #include <gst/sdp/sdp.h>
 #include <gst/video/video.h>
 #ifndef GST_USE_UNSTABLE_API
@@ -88,6 +90,8 @@ struct _KaigiTestClient
   GHashTable *left;             /* id → reason */
   guint n_updates;
   GPtrArray *errors;            /* codes */
+  GHashTable *last_messages;    /* type → JSON text of the last one */
+  GHashTable *message_counts;   /* type → count */
   guint n_pongs;
   GPtrArray *chats;             /* KaigiTestChat */
   guint n_chat_errors;
@@ -115,6 +119,7 @@ struct _KaigiTestClient
   gint64 answer_deadline;
   gboolean answer_directly;     /* written before set-remote-description */
   GstElement *tone;
+  int audio_level;              /* RFC 6464, streaming threads */
   guint bus_watch;
 
   /* Decoder branches are added from streaming threads; under @branch_lock
@@ -953,6 +958,41 @@ codec_caps_from_media (const GstSDPMedia *media,
   return NULL;
 }
 
+/* Streaming thread: the level `level` measured on the raw audio */
+static GstPadProbeReturn
+read_level_meta (GstPad          *pad,
+                 GstPadProbeInfo *info,
+                 gpointer         user_data)
+{
+  KaigiTestClient *self = user_data;
+  GstAudioLevelMeta *meta = gst_buffer_get_audio_level_meta (GST_PAD_PROBE_INFO_BUFFER (info));
+
+  if (meta)
+    g_atomic_int_set (&self->audio_level, meta->level);
+  return GST_PAD_PROBE_OK;
+}
+
+/* Streaming thread: RFC 6464 §3, one byte (V = 0, level in -dBov) in a
+ * one-byte header extension (RFC 8285) with id 1 */
+static GstPadProbeReturn
+write_audio_level (GstPad          *pad,
+                   GstPadProbeInfo *info,
+                   gpointer         user_data)
+{
+  KaigiTestClient *self = user_data;
+  GstBuffer *buffer = gst_buffer_make_writable (GST_PAD_PROBE_INFO_BUFFER (info));
+  GstRTPBuffer rtp = GST_RTP_BUFFER_INIT;
+  guint8 level = (guint8) MIN (g_atomic_int_get (&self->audio_level), 127);
+
+  GST_PAD_PROBE_INFO_DATA (info) = buffer;
+  if (gst_rtp_buffer_map (buffer, GST_MAP_READWRITE, &rtp))
+    {
+      gst_rtp_buffer_add_extension_onebyte_header (&rtp, 1, &level, 1);
+      gst_rtp_buffer_unmap (&rtp);
+    }
+  return GST_PAD_PROBE_OK;
+}
+
 static GstElement *
 make_source_branch (KaigiTestClient *self,
                     gboolean         is_video,
@@ -975,6 +1015,7 @@ make_source_branch (KaigiTestClient *self,
     description = g_strdup_printf (
       "audiotestsrc name=tone is-live=true wave=sine freq=%.1f volume=%f "
       "samplesperbuffer=960 ! audio/x-raw,rate=48000,channels=1 ! "
+      "level name=meter audio-level-meta=true post-messages=false ! "
       "opusenc bitrate=32000 frame-size=20 ! rtpopuspay name=pay mtu=1200",
       self->frequency, self->volume);
 
@@ -985,7 +1026,18 @@ make_source_branch (KaigiTestClient *self,
   pay = gst_bin_get_by_name (GST_BIN (bin), "pay");
   g_object_set (pay, "pt", (guint) pt, NULL);
   if (!is_video)
-    self->tone = gst_bin_get_by_name (GST_BIN (bin), "tone");
+    {
+      /* Like a browser: the RFC 6464 level of each packet, measured by
+       * `level` (GstAudioLevelMeta) and written into the header extension
+       * id 1 that the server offers */
+      g_autoptr(GstElement) meter = gst_bin_get_by_name (GST_BIN (bin), "meter");
+      g_autoptr(GstPad) meter_src = gst_element_get_static_pad (meter, "src");
+      g_autoptr(GstPad) pay_src = gst_element_get_static_pad (pay, "src");
+
+      gst_pad_add_probe (meter_src, GST_PAD_PROBE_TYPE_BUFFER, read_level_meta, self, NULL);
+      gst_pad_add_probe (pay_src, GST_PAD_PROBE_TYPE_BUFFER, write_audio_level, self, NULL);
+      self->tone = gst_bin_get_by_name (GST_BIN (bin), "tone");
+    }
 
   return bin;
 }
@@ -1347,6 +1399,15 @@ handle_message (KaigiTestClient *self,
 {
   const char *type = object_get_string (object, "type");
 
+  if (type != NULL)
+    {
+      g_autoptr(JsonNode) node = json_node_init_object (json_node_alloc (), object);
+      guint n = GPOINTER_TO_UINT (g_hash_table_lookup (self->message_counts, type));
+
+      g_hash_table_replace (self->last_messages, g_strdup (type), json_to_string (node, FALSE));
+      g_hash_table_replace (self->message_counts, g_strdup (type), GUINT_TO_POINTER (n + 1));
+    }
+
   if (g_strcmp0 (type, "joined") == 0)
     {
       JsonArray *participants = NULL;
@@ -1412,6 +1473,10 @@ handle_message (KaigiTestClient *self,
   else if (g_strcmp0 (type, "pong") == 0)
     {
       self->n_pongs++;
+    }
+  else if (g_strcmp0 (type, "speaker") == 0 || g_strcmp0 (type, "recording") == 0)
+    {
+      /* Kept whole for the test to read */
     }
   else if (g_strcmp0 (type, "error") == 0)
     {
@@ -1701,6 +1766,8 @@ kaigi_test_client_finalize (GObject *object)
   g_hash_table_unref (self->roster);
   g_hash_table_unref (self->left);
   g_ptr_array_unref (self->errors);
+  g_hash_table_unref (self->last_messages);
+  g_hash_table_unref (self->message_counts);
   g_ptr_array_unref (self->chats);
   g_ptr_array_unref (self->tracks);
   g_hash_table_unref (self->mline_mids);
@@ -1736,6 +1803,8 @@ kaigi_test_client_init (KaigiTestClient *self)
   self->roster = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, participant_free);
   self->left = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
   self->errors = g_ptr_array_new_with_free_func (g_free);
+  self->last_messages = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  self->message_counts = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   self->chats = g_ptr_array_new_with_free_func (chat_free);
   self->tracks = g_ptr_array_new_with_free_func (track_entry_free);
   self->mline_mids = g_hash_table_new_full (NULL, NULL, NULL, g_free);
@@ -2770,3 +2839,36 @@ kaigi_test_client_dump_dot (KaigiTestClient *self,
 }
 
 /* }}} */
+
+/**
+ * kaigi_test_client_dup_last_message:
+ * @self: a test client
+ * @type: a server message type ("speaker", "recording", …)
+ *
+ * Returns: (transfer full) (nullable): the JSON text of the last message
+ *   of @type received, or %NULL
+ */
+char *
+kaigi_test_client_dup_last_message (KaigiTestClient *self,
+                                    const char      *type)
+{
+  g_return_val_if_fail (KAIGI_TEST_IS_CLIENT (self), NULL);
+
+  return g_strdup (g_hash_table_lookup (self->last_messages, type));
+}
+
+/**
+ * kaigi_test_client_count_messages:
+ * @self: a test client
+ * @type: a server message type
+ *
+ * Returns: how many messages of @type were received
+ */
+guint
+kaigi_test_client_count_messages (KaigiTestClient *self,
+                                  const char      *type)
+{
+  g_return_val_if_fail (KAIGI_TEST_IS_CLIENT (self), 0);
+
+  return GPOINTER_TO_UINT (g_hash_table_lookup (self->message_counts, type));
+}

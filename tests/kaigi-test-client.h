@@ -97,6 +97,10 @@ void                   kaigi_test_client_send_binary         (KaigiTestClient   
                                                               const guint8          *data,
                                                               gsize                  len);
 void                   kaigi_test_client_leave               (KaigiTestClient       *self);
+char                  *kaigi_test_client_dup_last_message    (KaigiTestClient       *self,
+                                                              const char            *type);
+guint                  kaigi_test_client_count_messages      (KaigiTestClient       *self,
+                                                              const char            *type);
 void                   kaigi_test_client_close               (KaigiTestClient       *self);
 void                   kaigi_test_client_vanish              (KaigiTestClient       *self);
 gboolean               kaigi_test_client_send_chat           (KaigiTestClient       *self,

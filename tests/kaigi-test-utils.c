@@ -5,6 +5,8 @@
 
 #include <libsoup/soup.h>
 
+#include <string.h>
+
 #include "kaigi-test-utils.h"
 
 #define TICK_MS 10
@@ -116,17 +118,42 @@ on_http_done (GObject      *source,
  * @status: (out) (optional): the HTTP status
  * @error: return location for an error
  *
- * GETs http://127.0.0.1:PORT/PATH while iterating the thread-default main
- * context (the server may run on it), and parses the body as JSON.
+ * GETs http://127.0.0.1:PORT/PATH; see kaigi_test_http_request_json().
  *
- * Returns: (transfer full) (nullable): the body's JSON, or %NULL with @error
- *   set if the request failed or the body is not JSON (@status is still set)
+ * Returns: (transfer full) (nullable): the body's JSON
  */
 JsonNode *
 kaigi_test_http_get_json (guint        port,
                           const char  *path,
                           guint       *status,
                           GError     **error)
+{
+  return kaigi_test_http_request_json (port, "GET", path, NULL, status, error);
+}
+
+/**
+ * kaigi_test_http_request_json:
+ * @port: the server's port on 127.0.0.1
+ * @method: the HTTP method
+ * @path: the request path, already percent-encoded
+ * @body: (nullable): a JSON request body
+ * @status: (out) (optional): the HTTP status
+ * @error: return location for an error
+ *
+ * Sends the request to http://127.0.0.1:PORT/PATH while iterating the
+ * thread-default main context (the server may run on it), and parses the
+ * response body as JSON.
+ *
+ * Returns: (transfer full) (nullable): the body's JSON, or %NULL with @error
+ *   set if the request failed or the body is not JSON (@status is still set)
+ */
+JsonNode *
+kaigi_test_http_request_json (guint        port,
+                              const char  *method,
+                              const char  *path,
+                              const char  *body,
+                              guint       *status,
+                              GError     **error)
 {
   g_autoptr(SoupSession) session = soup_session_new_with_options ("proxy-resolver", NULL, NULL);
   g_autoptr(SoupMessage) msg = NULL;
@@ -145,11 +172,17 @@ kaigi_test_http_get_json (guint        port,
     *status = 0;
 
   uri = g_strdup_printf ("http://127.0.0.1:%u%s", port, path);
-  msg = soup_message_new ("GET", uri);
+  msg = soup_message_new (method, uri);
   if (msg == NULL)
     {
       g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT, "bad URI %s", uri);
       return NULL;
+    }
+  if (body != NULL)
+    {
+      g_autoptr(GBytes) bytes = g_bytes_new (body, strlen (body));
+
+      soup_message_set_request_body_from_bytes (msg, "application/json", bytes);
     }
 
   soup_session_send_and_read_async (session, msg, G_PRIORITY_DEFAULT, cancellable,

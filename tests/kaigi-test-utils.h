@@ -76,6 +76,13 @@ JsonNode *kaigi_test_http_get_json    (guint        port,
                                        guint       *status,
                                        GError     **error);
 
+JsonNode *kaigi_test_http_request_json (guint       port,
+                                       const char  *method,
+                                       const char  *path,
+                                       const char  *body,
+                                       guint       *status,
+                                       GError     **error);
+
 gboolean  kaigi_test_colour_near      (guint32      a,
                                        guint32      b,
                                        guint        tolerance);

@@ -1,0 +1,1214 @@
+/* kaigi-recorder.c — one mixed recording of a room
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ *
+ * A recorder is a bin in its room's pipeline that exists only while the
+ * recording runs: a compositor and an audiomixer fed by decoding branches
+ * hung off the participants' track tees, an H.264 and an AAC encoder, and
+ * a fragmented mp4mux writing ROOM-YYYYmmdd-HHMMSS.mp4.part, renamed to
+ * .mp4 once finalized. See kaigi_media_make_recorder_bin() for the graph.
+ *
+ * Branches are always unlinked from a tee behind an IDLE probe before they
+ * stop: a branch that returned EOS or FLUSHING into a tee would stop the
+ * publisher's track for every subscriber.
+ */
+
+#include "config.h"
+
+#include <errno.h>
+#include <string.h>
+#include <glib/gstdio.h>
+#include <gio/gio.h>
+#include <gst/video/video.h>
+
+#include "kaigi-recorder.h"
+#include "kaigi-config.h"
+#include "kaigi-layout.h"
+
+GST_DEBUG_CATEGORY_STATIC (kaigi_recorder_debug);
+#define GST_CAT_DEFAULT kaigi_recorder_debug
+
+/* Give up waiting for the muxer to finish after this long (µs) and keep
+ * the fragmented file as it is: it plays */
+#define FINISH_TIMEOUT_S 10
+
+/* Label heights in the composite (pixels) */
+#define LABEL_PX_MAIN 22
+#define LABEL_PX_FILMSTRIP 13
+
+typedef enum
+{
+  STATE_RUNNING,
+  STATE_STOPPING,
+  STATE_FINISHED,
+} RecorderState;
+
+typedef struct _Tile Tile;
+
+typedef struct
+{
+  Tile *tile;
+  KaigiTrackKind kind;
+  GstElement *tee;
+  GstPad *tee_pad;
+  GstElement *bin;
+  GstPad *entry;          /* ghost pad of the recorder bin, linked to the tee */
+  GstPad *mix_pad;
+  gboolean detaching;
+} Branch;
+
+struct _Tile
+{
+  KaigiRecorder *recorder;
+  char *id;
+  char *name;
+  gboolean audio;
+  gboolean video;
+  GstElement *placeholder;
+  GstPad *placeholder_pad;
+  Branch *branch[KAIGI_N_TRACK_KINDS];
+};
+
+struct _KaigiRecorder
+{
+  GObject parent_instance;
+
+  GMainContext *context;
+  KaigiConfig *config;
+  char *id;
+  char *room;
+  char *file;
+  char *path;
+  char *part_path;
+  char *sidecar_path;
+  GDateTime *started;
+
+  GstBin *pipeline;
+  GstElement *bin;
+  GstElement *vmix;
+  GstElement *amix;
+  GstClockTime origin;
+
+  /* Written on streaming threads under the object lock */
+  GstClockTime first_time;
+  GstClockTime last_time;
+
+  GPtrArray *tiles;
+  GPtrArray *events;
+  char *main_id;
+
+  RecorderState state;
+  guint pending_detaches;
+  guint finish_timeout;
+  GError *error;
+  gint64 duration_ms;
+};
+
+G_DEFINE_FINAL_TYPE (KaigiRecorder, kaigi_recorder, G_TYPE_OBJECT)
+
+enum
+{
+  SIGNAL_FINISHED,
+  N_SIGNALS
+};
+
+static guint signals[N_SIGNALS];
+
+static void apply_layout (KaigiRecorder *self);
+static void finish (KaigiRecorder *self);
+
+static GstClockTime
+running_time_now (KaigiRecorder *self)
+{
+  g_autoptr(GstClock) clock = gst_element_get_clock (GST_ELEMENT (self->pipeline));
+
+  if (clock == NULL)
+    return 0;
+  return gst_clock_get_time (clock) - gst_element_get_base_time (GST_ELEMENT (self->pipeline));
+}
+
+static void
+branch_free (Branch *branch)
+{
+  gst_clear_object (&branch->tee);
+  gst_clear_object (&branch->tee_pad);
+  gst_clear_object (&branch->bin);
+  gst_clear_object (&branch->entry);
+  gst_clear_object (&branch->mix_pad);
+  g_free (branch);
+}
+
+static void
+tile_free (Tile *tile)
+{
+  guint i;
+
+  for (i = 0; i < KAIGI_N_TRACK_KINDS; i++)
+    g_clear_pointer (&tile->branch[i], branch_free);
+  gst_clear_object (&tile->placeholder);
+  gst_clear_object (&tile->placeholder_pad);
+  g_free (tile->id);
+  g_free (tile->name);
+  g_free (tile);
+}
+
+static void
+kaigi_recorder_dispose (GObject *object)
+{
+  KaigiRecorder *self = KAIGI_RECORDER (object);
+
+  g_clear_handle_id (&self->finish_timeout, g_source_remove);
+  if (self->bin)
+    {
+      gst_element_set_state (self->bin, GST_STATE_NULL);
+      if (GST_OBJECT_PARENT (self->bin) == GST_OBJECT (self->pipeline))
+        gst_bin_remove (self->pipeline, self->bin);
+    }
+  g_clear_pointer (&self->tiles, g_ptr_array_unref);
+  gst_clear_object (&self->vmix);
+  gst_clear_object (&self->amix);
+  gst_clear_object (&self->bin);
+  gst_clear_object (&self->pipeline);
+
+  G_OBJECT_CLASS (kaigi_recorder_parent_class)->dispose (object);
+}
+
+static void
+kaigi_recorder_finalize (GObject *object)
+{
+  KaigiRecorder *self = KAIGI_RECORDER (object);
+
+  kaigi_config_free (self->config);
+  g_free (self->id);
+  g_free (self->room);
+  g_free (self->file);
+  g_free (self->path);
+  g_free (self->part_path);
+  g_free (self->sidecar_path);
+  g_free (self->main_id);
+  g_clear_pointer (&self->started, g_date_time_unref);
+  g_clear_pointer (&self->events, g_ptr_array_unref);
+  g_clear_error (&self->error);
+  g_main_context_unref (self->context);
+
+  G_OBJECT_CLASS (kaigi_recorder_parent_class)->finalize (object);
+}
+
+static void
+kaigi_recorder_class_init (KaigiRecorderClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+
+  object_class->dispose = kaigi_recorder_dispose;
+  object_class->finalize = kaigi_recorder_finalize;
+
+  /**
+   * KaigiRecorder::finished:
+   * @recorder: the recorder
+   * @duration_ms: the file's duration (ms)
+   * @error: (nullable) (type GError): why it stopped early, or %NULL for a
+   *   clean stop
+   *
+   * The recording is over and its file final (renamed to `.mp4` on a
+   * clean stop; left as `.mp4.part`, still playable, after an error).
+   * Emitted once, on the main context.
+   */
+  signals[SIGNAL_FINISHED] =
+    g_signal_new ("finished", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0,
+                  NULL, NULL, NULL, G_TYPE_NONE, 2, G_TYPE_INT64, G_TYPE_POINTER);
+
+  GST_DEBUG_CATEGORY_INIT (kaigi_recorder_debug, "kaigi-recorder", 0, "Kaigi recorder");
+}
+
+static void
+kaigi_recorder_init (KaigiRecorder *self)
+{
+  self->context = g_main_context_ref_thread_default ();
+  self->tiles = g_ptr_array_new_with_free_func ((GDestroyNotify) tile_free);
+  self->events = g_ptr_array_new_with_free_func ((GDestroyNotify) kaigi_timeline_event_free);
+  self->first_time = GST_CLOCK_TIME_NONE;
+  self->last_time = GST_CLOCK_TIME_NONE;
+  self->duration_ms = -1;
+}
+
+/**
+ * kaigi_recording_make_file_name:
+ * @room: the room's name
+ * @time: when the recording starts (its local time is used)
+ *
+ * Builds `ROOM-YYYYmmdd-HHMMSS.mp4`, with the room name made safe for a
+ * file name: '/', '\\', ':', '*', '?', '"', '<', '>', '|' and control
+ * characters become '_', and so does a leading '.', so the name never
+ * leaves the recordings folder nor hides. Other characters (Japanese
+ * names…) stay. Pure function; any thread.
+ *
+ * Returns: (transfer full): the file name
+ */
+char *
+kaigi_recording_make_file_name (const char *room,
+                                GDateTime  *time)
+{
+  g_autoptr(GString) name = g_string_new (NULL);
+  g_autofree char *stamp = g_date_time_format (time, "%Y%m%d-%H%M%S");
+  const char *p;
+
+  for (p = room; *p; p = g_utf8_next_char (p))
+    {
+      gunichar c = g_utf8_get_char (p);
+
+      if (c < 0x20 || c == 0x7f || g_unichar_type (c) == G_UNICODE_CONTROL ||
+          strchr ("/\\:*?\"<>|", (int) c) != NULL || (c == '.' && p == room))
+        g_string_append_c (name, '_');
+      else
+        g_string_append_unichar (name, c);
+    }
+  g_string_append_printf (name, "-%s.mp4", stamp);
+  return g_string_free (g_steal_pointer (&name), FALSE);
+}
+
+/* Streaming threads: the span of media that reached the muxer */
+static GstPadProbeReturn
+track_span (GstPad          *pad,
+            GstPadProbeInfo *info,
+            gpointer         user_data)
+{
+  KaigiRecorder *self = user_data;
+  GstBuffer *buffer = GST_PAD_PROBE_INFO_BUFFER (info);
+  g_autoptr(GstEvent) event = gst_pad_get_sticky_event (pad, GST_EVENT_SEGMENT, 0);
+  const GstSegment *segment;
+  GstClockTime start, end;
+
+  if (event == NULL || !GST_BUFFER_PTS_IS_VALID (buffer))
+    return GST_PAD_PROBE_OK;
+
+  gst_event_parse_segment (event, &segment);
+  start = gst_segment_to_running_time (segment, GST_FORMAT_TIME, GST_BUFFER_PTS (buffer));
+  if (!GST_CLOCK_TIME_IS_VALID (start))
+    return GST_PAD_PROBE_OK;
+  end = start + (GST_BUFFER_DURATION_IS_VALID (buffer) ? GST_BUFFER_DURATION (buffer) : 0);
+
+  GST_OBJECT_LOCK (self->bin);
+  if (!GST_CLOCK_TIME_IS_VALID (self->first_time) || start < self->first_time)
+    self->first_time = start;
+  if (!GST_CLOCK_TIME_IS_VALID (self->last_time) || end > self->last_time)
+    self->last_time = end;
+  GST_OBJECT_UNLOCK (self->bin);
+  return GST_PAD_PROBE_OK;
+}
+
+static gboolean
+eos_main (gpointer user_data)
+{
+  KaigiRecorder *self = user_data;
+
+  if (self->state == STATE_STOPPING)
+    finish (self);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+defer (KaigiRecorder *self,
+       GSourceFunc    func)
+{
+  g_autoptr(GSource) source = g_idle_source_new ();
+
+  g_source_set_callback (source, func, g_object_ref (self), g_object_unref);
+  g_source_attach (source, self->context);
+}
+
+/* Streaming thread: the file is complete once EOS reaches the sink */
+static GstPadProbeReturn
+watch_eos (GstPad          *pad,
+           GstPadProbeInfo *info,
+           gpointer         user_data)
+{
+  if (GST_EVENT_TYPE (GST_PAD_PROBE_INFO_EVENT (info)) == GST_EVENT_EOS)
+    defer (KAIGI_RECORDER (user_data), eos_main);
+  return GST_PAD_PROBE_OK;
+}
+
+static gboolean
+create_part_file (KaigiRecorder  *self,
+                  const char     *dir,
+                  GError        **error)
+{
+  g_autofree char *base = kaigi_recording_make_file_name (self->room, self->started);
+  g_autofree char *stem = g_strndup (base, strlen (base) - strlen (".mp4"));
+  guint n;
+
+  if (g_mkdir_with_parents (dir, 0755) != 0)
+    {
+      int saved_errno = errno;
+
+      g_set_error (error, KAIGI_PROTOCOL_ERROR, KAIGI_PROTOCOL_ERROR_RECORDING_FAILED,
+                   "cannot create the recordings folder %s: %s", dir, g_strerror (saved_errno));
+      return FALSE;
+    }
+
+  /* Never overwrite: ROOM-…-2.mp4, -3… if the name is taken */
+  for (n = 1; n < 100; n++)
+    {
+      g_autofree char *file = n == 1 ? g_strdup (base) : g_strdup_printf ("%s-%u.mp4", stem, n);
+      g_autofree char *path = g_build_filename (dir, file, NULL);
+      g_autofree char *part = g_strconcat (path, ".part", NULL);
+      g_autoptr(GFile) gfile = g_file_new_for_path (part);
+      g_autoptr(GFileOutputStream) stream = NULL;
+      g_autoptr(GError) local_error = NULL;
+
+      if (g_file_test (path, G_FILE_TEST_EXISTS))
+        continue;
+      stream = g_file_create (gfile, G_FILE_CREATE_NONE, NULL, &local_error);
+      if (stream == NULL)
+        {
+          if (g_error_matches (local_error, G_IO_ERROR, G_IO_ERROR_EXISTS))
+            continue;
+          g_set_error (error, KAIGI_PROTOCOL_ERROR, KAIGI_PROTOCOL_ERROR_RECORDING_FAILED,
+                       "cannot write the recording %s: %s", part, local_error->message);
+          return FALSE;
+        }
+      g_output_stream_close (G_OUTPUT_STREAM (stream), NULL, NULL);
+
+      self->file = g_steal_pointer (&file);
+      self->path = g_steal_pointer (&path);
+      self->part_path = g_steal_pointer (&part);
+      self->sidecar_path = g_strconcat (self->path, ".json", NULL);
+      return TRUE;
+    }
+
+  g_set_error (error, KAIGI_PROTOCOL_ERROR, KAIGI_PROTOCOL_ERROR_RECORDING_FAILED,
+               "no free file name for %s in %s", base, dir);
+  return FALSE;
+}
+
+static gboolean
+write_sidecar (KaigiRecorder  *self,
+               GError        **error)
+{
+  g_autofree char *json = kaigi_protocol_build_timeline (self->room, self->file, self->started,
+                                                         self->duration_ms, self->events);
+
+  return g_file_set_contents (self->sidecar_path, json, -1, error);
+}
+
+static void
+watch_pad (KaigiRecorder     *self,
+           const char        *element_name,
+           const char        *pad_name,
+           GstPadProbeType    type,
+           GstPadProbeCallback callback)
+{
+  g_autoptr(GstElement) element = gst_bin_get_by_name (GST_BIN (self->bin), element_name);
+  g_autoptr(GstPad) pad = gst_element_get_static_pad (element, pad_name);
+
+  if (pad)
+    gst_pad_add_probe (pad, type, callback, self, NULL);
+}
+
+/**
+ * kaigi_recorder_new:
+ * @pipeline: the room's pipeline, PLAYING
+ * @room: the room's name
+ * @config: recordings folder, video size, rate, bitrate and encoder
+ * @error: return location for a #KAIGI_PROTOCOL_ERROR
+ *   (%KAIGI_PROTOCOL_ERROR_RECORDING_FAILED: unwritable folder, no
+ *   encoder)
+ *
+ * Starts a recording: creates `ROOM-YYYYmmdd-HHMMSS.mp4.part` (never
+ * overwriting a file) and its JSON sidecar in the recordings folder, and
+ * adds the mixing and encoding graph to @pipeline. Add participants with
+ * kaigi_recorder_add_participant(). Main context only.
+ *
+ * Returns: (transfer full) (nullable): the running recorder, or %NULL
+ */
+KaigiRecorder *
+kaigi_recorder_new (GstBin             *pipeline,
+                    const char         *room,
+                    const KaigiConfig  *config,
+                    GError            **error)
+{
+  g_autoptr(KaigiRecorder) self = g_object_new (KAIGI_TYPE_RECORDER, NULL);
+  g_autoptr(GError) local_error = NULL;
+  g_autoptr(GstElement) vmix = NULL;
+  GstElement *bin;
+
+  self->config = kaigi_config_copy (config);
+  self->room = g_strdup (room);
+  self->id = g_uuid_string_random ();
+  self->started = g_date_time_new_now_local ();
+  self->pipeline = gst_object_ref (pipeline);
+
+  if (!create_part_file (self, config->recordings_dir, error))
+    return NULL;
+
+  self->origin = running_time_now (self);
+  bin = kaigi_media_make_recorder_bin (config, self->part_path, self->origin, &local_error);
+  if (bin == NULL)
+    {
+      g_set_error (error, KAIGI_PROTOCOL_ERROR, KAIGI_PROTOCOL_ERROR_RECORDING_FAILED,
+                   "cannot record: %s", local_error->message);
+      g_unlink (self->part_path);
+      return NULL;
+    }
+  self->bin = gst_object_ref_sink (bin);
+  self->vmix = gst_bin_get_by_name (GST_BIN (bin), "vmix");
+  self->amix = gst_bin_get_by_name (GST_BIN (bin), "amix");
+  gst_object_set_name (GST_OBJECT (bin), "recorder");
+
+  if (!write_sidecar (self, &local_error))
+    {
+      g_set_error (error, KAIGI_PROTOCOL_ERROR, KAIGI_PROTOCOL_ERROR_RECORDING_FAILED,
+                   "cannot write the recording's sidecar: %s", local_error->message);
+      g_unlink (self->part_path);
+      return NULL;
+    }
+
+  watch_pad (self, "mux", "video_0", GST_PAD_PROBE_TYPE_BUFFER, track_span);
+  watch_pad (self, "mux", "audio_0", GST_PAD_PROBE_TYPE_BUFFER, track_span);
+  watch_pad (self, "sink", "sink", GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM, watch_eos);
+
+  gst_bin_add (pipeline, self->bin);
+  if (!gst_element_sync_state_with_parent (self->bin))
+    {
+      g_set_error_literal (error, KAIGI_PROTOCOL_ERROR, KAIGI_PROTOCOL_ERROR_RECORDING_FAILED,
+                           "the recorder did not start");
+      gst_element_set_state (self->bin, GST_STATE_NULL);
+      gst_bin_remove (pipeline, self->bin);
+      g_unlink (self->part_path);
+      g_unlink (self->sidecar_path);
+      return NULL;
+    }
+
+  GST_INFO ("recording room %s to %s", room, self->part_path);
+  return g_steal_pointer (&self);
+}
+
+/**
+ * kaigi_recorder_get_info:
+ * @self: a recorder
+ * @info: (out caller-allocates): filled with borrowed strings, valid while
+ *   @self lives
+ */
+void
+kaigi_recorder_get_info (KaigiRecorder      *self,
+                         KaigiRecordingInfo *info)
+{
+  g_return_if_fail (KAIGI_IS_RECORDER (self));
+
+  info->id = self->id;
+  info->file = self->file;
+  info->started = self->started;
+}
+
+/**
+ * kaigi_recorder_get_file:
+ * @self: a recorder
+ *
+ * Returns: (transfer none): the final file name (`….mp4`, without folder)
+ */
+const char *
+kaigi_recorder_get_file (KaigiRecorder *self)
+{
+  g_return_val_if_fail (KAIGI_IS_RECORDER (self), NULL);
+
+  return self->file;
+}
+
+/**
+ * kaigi_recorder_is_finished:
+ * @self: a recorder
+ *
+ * Returns: %TRUE once the file is final and ::finished was emitted
+ */
+gboolean
+kaigi_recorder_is_finished (KaigiRecorder *self)
+{
+  g_return_val_if_fail (KAIGI_IS_RECORDER (self), TRUE);
+
+  return self->state == STATE_FINISHED;
+}
+
+static Tile *
+find_tile (KaigiRecorder *self,
+           const char    *id,
+           guint         *index)
+{
+  guint i;
+
+  for (i = 0; i < self->tiles->len; i++)
+    {
+      Tile *tile = g_ptr_array_index (self->tiles, i);
+
+      if (g_str_equal (tile->id, id))
+        {
+          if (index)
+            *index = i;
+          return tile;
+        }
+    }
+  return NULL;
+}
+
+/* A calm colour per participant for their placeholder tile */
+static guint32
+tile_colour (const char *id)
+{
+  static const guint32 palette[] = {
+    0xFF3B4A6B, 0xFF4A6B3B, 0xFF6B3B4A, 0xFF3B6B63, 0xFF5C3B6B, 0xFF6B5A3B,
+  };
+
+  return palette[g_str_hash (id) % G_N_ELEMENTS (palette)];
+}
+
+static void
+set_label (GstElement *bin,
+           const char *text,
+           int         size_px)
+{
+  g_autoptr(GstElement) label = gst_bin_get_by_name (GST_BIN (bin), "label");
+  g_autofree char *font = g_strdup_printf ("Sans Bold %d", MAX (size_px, 6));
+
+  if (label)
+    g_object_set (label, "text", text, "font-desc", font, NULL);
+}
+
+static int
+input_width (Branch *branch)
+{
+  g_autoptr(GstPad) src = gst_element_get_static_pad (branch->bin, "src");
+  g_autoptr(GstCaps) caps = src ? gst_pad_get_current_caps (src) : NULL;
+  int width = 640;
+
+  if (caps)
+    gst_structure_get_int (gst_caps_get_structure (caps, 0), "width", &width);
+  return MAX (width, 16);
+}
+
+static void
+apply_layout (KaigiRecorder *self)
+{
+  g_autofree KaigiRect *rects = NULL;
+  guint main_index = 0, i;
+
+  if (self->tiles->len == 0 || self->state == STATE_FINISHED)
+    return;
+
+  if (self->main_id)
+    find_tile (self, self->main_id, &main_index);
+
+  rects = g_new0 (KaigiRect, self->tiles->len);
+  kaigi_layout_compute (self->config->recording_width, self->config->recording_height,
+                        self->tiles->len, main_index, rects);
+
+  for (i = 0; i < self->tiles->len; i++)
+    {
+      Tile *tile = g_ptr_array_index (self->tiles, i);
+      Branch *video = tile->branch[KAIGI_TRACK_VIDEO];
+      gboolean show_video = tile->video && video != NULL && video->mix_pad != NULL;
+      int label_px = i == main_index ? LABEL_PX_MAIN : LABEL_PX_FILMSTRIP;
+      const KaigiRect *r = &rects[i];
+
+      if (tile->placeholder_pad)
+        g_object_set (tile->placeholder_pad,
+                      "xpos", r->x, "ypos", r->y, "width", r->width, "height", r->height,
+                      "alpha", show_video ? 0.0 : 1.0, NULL);
+      if (video && video->mix_pad)
+        {
+          g_object_set (video->mix_pad,
+                        "xpos", r->x, "ypos", r->y, "width", r->width, "height", r->height,
+                        "alpha", show_video ? 1.0 : 0.0, NULL);
+          /* The label is drawn before scaling: size it for the tile */
+          set_label (video->bin, tile->name, label_px * input_width (video) / MAX (r->width, 1));
+        }
+    }
+}
+
+/**
+ * kaigi_recorder_add_participant:
+ * @self: a recorder
+ * @id: the participant's id
+ * @name: their display name, shown on their tile
+ * @audio: microphone on
+ * @video: camera on
+ *
+ * Gives the participant a tile: a placeholder with their name until (and
+ * whenever) there is no picture. Attach their tracks with
+ * kaigi_recorder_attach_track(). Main context only.
+ */
+void
+kaigi_recorder_add_participant (KaigiRecorder *self,
+                                const char    *id,
+                                const char    *name,
+                                gboolean       audio,
+                                gboolean       video)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GstPad) src = NULL;
+  Tile *tile;
+
+  g_return_if_fail (KAIGI_IS_RECORDER (self));
+
+  if (self->state != STATE_RUNNING || find_tile (self, id, NULL))
+    return;
+
+  tile = g_new0 (Tile, 1);
+  tile->recorder = self;
+  tile->id = g_strdup (id);
+  tile->name = g_strdup (name);
+  tile->audio = audio;
+  tile->video = video;
+  g_ptr_array_add (self->tiles, tile);
+
+  tile->placeholder = kaigi_media_make_placeholder_bin (tile_colour (id), name,
+                                                        running_time_now (self), &error);
+  if (tile->placeholder)
+    {
+      gst_object_ref_sink (tile->placeholder);
+      gst_bin_add (GST_BIN (self->bin), tile->placeholder);
+      tile->placeholder_pad = gst_element_request_pad_simple (self->vmix, "sink_%u");
+      g_object_set (tile->placeholder_pad, "zorder", 1u, NULL);
+      src = gst_element_get_static_pad (tile->placeholder, "src");
+      if (gst_pad_link (src, tile->placeholder_pad) != GST_PAD_LINK_OK)
+        GST_ERROR_OBJECT (self->bin, "cannot link the placeholder of %s", id);
+      gst_element_sync_state_with_parent (tile->placeholder);
+    }
+  else
+    {
+      GST_ERROR_OBJECT (self->bin, "%s", error->message);
+    }
+
+  kaigi_recorder_add_event (self, "join", id, name, NULL, audio, video);
+  apply_layout (self);
+}
+
+/* Main context: ask the publisher for a keyframe so the decoder can start
+ * (webrtcbin turns the event into an RTCP PLI, RFC 4585 §6.3.1) */
+static void
+request_keyframe (Branch *branch)
+{
+  if (branch->kind == KAIGI_TRACK_VIDEO && branch->tee_pad && !branch->detaching)
+    gst_pad_send_event (branch->tee_pad,
+                        gst_video_event_new_upstream_force_key_unit (GST_CLOCK_TIME_NONE, TRUE, 0));
+}
+
+/**
+ * kaigi_recorder_attach_track:
+ * @self: a recorder
+ * @id: the participant's id (added with kaigi_recorder_add_participant())
+ * @kind: the track's kind
+ * @tee: (transfer none): the track's tee
+ *
+ * Decodes the participant's track into the mix: a branch from @tee
+ * through a leaky queue, so the recording can never slow down
+ * forwarding. Asks the publisher for a keyframe. Main context only.
+ */
+void
+kaigi_recorder_attach_track (KaigiRecorder  *self,
+                             const char     *id,
+                             KaigiTrackKind  kind,
+                             GstElement     *tee)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GstPad) tee_sink = NULL;
+  g_autoptr(GstCaps) caps = NULL;
+  g_autoptr(GstPad) sink = NULL;
+  g_autoptr(GstPad) src = NULL;
+  Tile *tile;
+  Branch *branch;
+  GstElement *bin;
+  GstPadLinkReturn link;
+
+  g_return_if_fail (KAIGI_IS_RECORDER (self));
+  g_return_if_fail (GST_IS_ELEMENT (tee));
+
+  tile = find_tile (self, id, NULL);
+  if (self->state != STATE_RUNNING || tile == NULL || tile->branch[kind] != NULL)
+    return;
+
+  tee_sink = gst_element_get_static_pad (tee, "sink");
+  caps = gst_pad_get_current_caps (tee_sink);
+  if (caps == NULL)
+    {
+      GST_WARNING_OBJECT (self->bin, "the %s track of %s has no caps yet",
+                          kaigi_track_kind_to_string (kind), id);
+      return;
+    }
+
+  bin = kaigi_media_make_decode_bin (kind, caps, &error);
+  if (bin == NULL)
+    {
+      GST_WARNING_OBJECT (self->bin, "%s", error->message);
+      return;
+    }
+
+  branch = g_new0 (Branch, 1);
+  branch->tile = tile;
+  branch->kind = kind;
+  branch->tee = gst_object_ref (tee);
+  branch->bin = gst_object_ref_sink (bin);
+  tile->branch[kind] = branch;
+
+  gst_object_set_name (GST_OBJECT (bin), NULL);
+  gst_bin_add (GST_BIN (self->bin), bin);
+  branch->mix_pad = gst_element_request_pad_simple (kind == KAIGI_TRACK_VIDEO ? self->vmix : self->amix,
+                                                    "sink_%u");
+  if (kind == KAIGI_TRACK_VIDEO)
+    g_object_set (branch->mix_pad, "zorder", 2u, "sizing-policy", 1 /* keep-aspect-ratio */,
+                  "alpha", 0.0, NULL);
+  src = gst_element_get_static_pad (bin, "src");
+  if (gst_pad_link (src, branch->mix_pad) != GST_PAD_LINK_OK)
+    GST_ERROR_OBJECT (self->bin, "cannot link the %s decoder of %s",
+                      kaigi_track_kind_to_string (kind), id);
+  gst_element_sync_state_with_parent (bin);
+
+  /* Linked last, so that data only flows into a running branch. The tee
+   * is outside the recorder bin: in through a ghost pad. */
+  sink = gst_element_get_static_pad (bin, "sink");
+  branch->entry = gst_object_ref (gst_ghost_pad_new (NULL, sink));
+  gst_pad_set_active (branch->entry, TRUE);
+  gst_element_add_pad (self->bin, branch->entry);
+  branch->tee_pad = gst_element_request_pad_simple (tee, "src_%u");
+  /* No caps check here: the query would run through the decoder into the
+   * compositor; the caps event settles it when data flows */
+  link = gst_pad_link_full (branch->tee_pad, branch->entry, GST_PAD_LINK_CHECK_HIERARCHY);
+  if (link != GST_PAD_LINK_OK)
+    GST_ERROR_OBJECT (self->bin, "cannot link the %s tee of %s: %s",
+                      kaigi_track_kind_to_string (kind), id, gst_pad_link_get_name (link));
+
+  if (kind == KAIGI_TRACK_VIDEO)
+    set_label (bin, tile->name, LABEL_PX_FILMSTRIP);
+  request_keyframe (branch);
+  apply_layout (self);
+}
+
+/**
+ * kaigi_recorder_set_media:
+ * @self: a recorder
+ * @id: the participant's id
+ * @audio: microphone on
+ * @video: camera on
+ *
+ * Shows the placeholder instead of the picture while the camera is off,
+ * and notes the change in the timeline. Main context only.
+ */
+void
+kaigi_recorder_set_media (KaigiRecorder *self,
+                          const char    *id,
+                          gboolean       audio,
+                          gboolean       video)
+{
+  Tile *tile;
+
+  g_return_if_fail (KAIGI_IS_RECORDER (self));
+
+  tile = find_tile (self, id, NULL);
+  if (tile == NULL || self->state != STATE_RUNNING)
+    return;
+
+  if (video && !tile->video && tile->branch[KAIGI_TRACK_VIDEO])
+    request_keyframe (tile->branch[KAIGI_TRACK_VIDEO]);
+  tile->audio = audio;
+  tile->video = video;
+  kaigi_recorder_add_event (self, "media", id, tile->name, NULL, audio, video);
+  apply_layout (self);
+}
+
+/* Detaching a branch: IDLE probe on the tee pad (any thread), then the
+ * rest on the main context */
+
+typedef struct
+{
+  KaigiRecorder *self;
+  Branch *branch;
+  gboolean send_eos;
+} Detach;
+
+static gboolean
+branch_detached_main (gpointer user_data)
+{
+  Detach *d = user_data;
+  KaigiRecorder *self = d->self;
+  Branch *branch = d->branch;
+
+  gst_element_release_request_pad (branch->tee, branch->tee_pad);
+  if (GST_OBJECT_PARENT (branch->entry) == GST_OBJECT (self->bin))
+    gst_element_remove_pad (self->bin, branch->entry);
+  if (!d->send_eos)
+    {
+      gst_element_set_state (branch->bin, GST_STATE_NULL);
+      gst_bin_remove (GST_BIN (self->bin), branch->bin);
+      gst_element_release_request_pad (branch->kind == KAIGI_TRACK_VIDEO ? self->vmix : self->amix,
+                                       branch->mix_pad);
+      branch_free (branch);
+    }
+
+  g_assert (self->pending_detaches > 0);
+  self->pending_detaches--;
+  g_object_unref (self);
+  g_free (d);
+  return G_SOURCE_REMOVE;
+}
+
+static GstPadProbeReturn
+unlink_branch (GstPad          *tee_pad,
+               GstPadProbeInfo *info,
+               gpointer         user_data)
+{
+  Detach *d = user_data;
+  g_autoptr(GstPad) sink = gst_element_get_static_pad (d->branch->bin, "sink");
+  g_autoptr(GSource) source = g_idle_source_new ();
+
+  gst_pad_unlink (tee_pad, d->branch->entry);
+  /* The branch drains what it holds and ends its pad in the mixer */
+  if (d->send_eos)
+    gst_pad_send_event (sink, gst_event_new_eos ());
+
+  g_source_set_callback (source, branch_detached_main, d, NULL);
+  g_source_attach (source, d->self->context);
+  return GST_PAD_PROBE_REMOVE;
+}
+
+static void
+detach_branch (KaigiRecorder *self,
+               Branch        *branch,
+               gboolean       send_eos)
+{
+  Detach *d;
+
+  if (branch->detaching)
+    return;
+  branch->detaching = TRUE;
+
+  d = g_new0 (Detach, 1);
+  d->self = g_object_ref (self);
+  d->branch = branch;
+  d->send_eos = send_eos;
+  self->pending_detaches++;
+  gst_pad_add_probe (branch->tee_pad, GST_PAD_PROBE_TYPE_IDLE, unlink_branch, d, NULL);
+}
+
+static void
+remove_placeholder (KaigiRecorder *self,
+                    Tile          *tile)
+{
+  if (tile->placeholder == NULL)
+    return;
+
+  gst_element_set_state (tile->placeholder, GST_STATE_NULL);
+  gst_bin_remove (GST_BIN (self->bin), tile->placeholder);
+  gst_element_release_request_pad (self->vmix, tile->placeholder_pad);
+  gst_clear_object (&tile->placeholder);
+  gst_clear_object (&tile->placeholder_pad);
+}
+
+/**
+ * kaigi_recorder_remove_participant:
+ * @self: a recorder
+ * @id: the participant's id
+ *
+ * Takes the participant's tile and voice out of the mix, before their
+ * tees go away: call it before shutting the participant down. The
+ * layout closes up at once; the file has no gap. Main context only.
+ */
+void
+kaigi_recorder_remove_participant (KaigiRecorder *self,
+                                   const char    *id)
+{
+  Tile *tile;
+  guint index, i;
+
+  g_return_if_fail (KAIGI_IS_RECORDER (self));
+
+  tile = find_tile (self, id, &index);
+  if (tile == NULL)
+    return;
+
+  kaigi_recorder_add_event (self, "leave", id, tile->name, NULL, FALSE, FALSE);
+  /* While stopping, every branch is already on its way out */
+  if (self->state != STATE_RUNNING)
+    return;
+
+  for (i = 0; i < KAIGI_N_TRACK_KINDS; i++)
+    {
+      Branch *branch = g_steal_pointer (&tile->branch[i]);
+
+      if (branch)
+        detach_branch (self, branch, FALSE);
+    }
+  remove_placeholder (self, tile);
+  g_ptr_array_remove_index (self->tiles, index);
+  apply_layout (self);
+}
+
+/**
+ * kaigi_recorder_set_main:
+ * @self: a recorder
+ * @id: (nullable): who takes the main tile (the active speaker or the
+ *   pinned participant); %NULL for the first participant
+ *
+ * Main context only.
+ */
+void
+kaigi_recorder_set_main (KaigiRecorder *self,
+                         const char    *id)
+{
+  g_return_if_fail (KAIGI_IS_RECORDER (self));
+
+  if (g_strcmp0 (self->main_id, id) == 0)
+    return;
+  g_free (self->main_id);
+  self->main_id = g_strdup (id);
+  apply_layout (self);
+}
+
+/**
+ * kaigi_recorder_add_event:
+ * @self: a recorder
+ * @type: "join", "leave", "media", "speaker", "pin" or "chat"
+ * @participant: (nullable): the participant concerned
+ * @name: (nullable): their display name
+ * @text: (nullable): "chat": the message
+ * @audio: "media": microphone on
+ * @video: "media": camera on
+ *
+ * Adds an entry, stamped with the current offset into the file (ms), to
+ * the timeline written to the JSON sidecar. Main context only.
+ */
+void
+kaigi_recorder_add_event (KaigiRecorder *self,
+                          const char    *type,
+                          const char    *participant,
+                          const char    *name,
+                          const char    *text,
+                          gboolean       audio,
+                          gboolean       video)
+{
+  KaigiTimelineEvent *event;
+  GstClockTime now;
+
+  g_return_if_fail (KAIGI_IS_RECORDER (self));
+
+  if (self->state == STATE_FINISHED)
+    return;
+
+  now = running_time_now (self);
+  event = g_new0 (KaigiTimelineEvent, 1);
+  event->offset_ms = now > self->origin ? (gint64) ((now - self->origin) / GST_MSECOND) : 0;
+  event->type = g_strdup (type);
+  event->participant = g_strdup (participant);
+  event->name = g_strdup (name);
+  event->text = g_strdup (text);
+  event->audio = audio;
+  event->video = video;
+  g_ptr_array_add (self->events, event);
+}
+
+static const char *
+find_branch_owner (KaigiRecorder *self,
+                   GstObject     *object)
+{
+  guint i, k;
+
+  for (i = 0; i < self->tiles->len; i++)
+    {
+      Tile *tile = g_ptr_array_index (self->tiles, i);
+
+      for (k = 0; k < KAIGI_N_TRACK_KINDS; k++)
+        if (tile->branch[k] && gst_object_has_as_ancestor (object, GST_OBJECT (tile->branch[k]->bin)))
+          return tile->id;
+    }
+  return NULL;
+}
+
+static void
+fail (KaigiRecorder *self,
+      const GError  *error)
+{
+  guint i, k;
+
+  if (self->state == STATE_FINISHED)
+    return;
+
+  GST_WARNING_OBJECT (self->bin, "recording %s failed: %s", self->file, error->message);
+  if (self->error == NULL)
+    self->error = g_error_new (KAIGI_PROTOCOL_ERROR, KAIGI_PROTOCOL_ERROR_RECORDING_FAILED,
+                               "the recording stopped: %s", error->message);
+
+  /* Unlink from the tees first; the rest goes down with the bin */
+  for (i = 0; i < self->tiles->len; i++)
+    {
+      Tile *tile = g_ptr_array_index (self->tiles, i);
+
+      for (k = 0; k < KAIGI_N_TRACK_KINDS; k++)
+        if (tile->branch[k] && !tile->branch[k]->detaching)
+          detach_branch (self, tile->branch[k], TRUE);
+    }
+  self->state = STATE_STOPPING;
+  defer (self, eos_main);
+}
+
+/**
+ * kaigi_recorder_handle_message:
+ * @self: a recorder
+ * @message: a message from the room's bus
+ *
+ * Handles the recorder's own messages: an ERROR from its elements (a full
+ * disk, an encoder failure) stops the recording and keeps what was
+ * written; an ERROR from one participant's decoder only drops that
+ * branch. Main context only.
+ *
+ * Returns: %TRUE if @message came from the recorder
+ */
+gboolean
+kaigi_recorder_handle_message (KaigiRecorder *self,
+                               GstMessage    *message)
+{
+  GstObject *src = GST_MESSAGE_SRC (message);
+  const char *owner;
+
+  g_return_val_if_fail (KAIGI_IS_RECORDER (self), FALSE);
+
+  if (self->bin == NULL || src == NULL || !gst_object_has_as_ancestor (src, GST_OBJECT (self->bin)))
+    return FALSE;
+
+  owner = find_branch_owner (self, src);
+
+  switch (GST_MESSAGE_TYPE (message))
+    {
+    case GST_MESSAGE_ERROR:
+      {
+        g_autoptr(GError) error = NULL;
+        g_autofree char *debug = NULL;
+
+        gst_message_parse_error (message, &error, &debug);
+        if (owner)
+          {
+            /* One participant's garbage never stops the mix */
+            Tile *tile = find_tile (self, owner, NULL);
+            guint k;
+
+            GST_WARNING_OBJECT (src, "dropping %s from the mix: %s (%s)", owner, error->message, debug);
+            for (k = 0; k < KAIGI_N_TRACK_KINDS; k++)
+              if (tile->branch[k] && gst_object_has_as_ancestor (src, GST_OBJECT (tile->branch[k]->bin)))
+                detach_branch (self, g_steal_pointer (&tile->branch[k]), FALSE);
+            apply_layout (self);
+          }
+        else
+          {
+            fail (self, error);
+          }
+        return TRUE;
+      }
+
+    default:
+      return TRUE;
+    }
+}
+
+static gboolean
+finish_timeout_cb (gpointer user_data)
+{
+  KaigiRecorder *self = user_data;
+
+  self->finish_timeout = 0;
+  GST_WARNING_OBJECT (self->bin, "the muxer did not finish %s in %d s; keeping the fragmented file",
+                      self->file, FINISH_TIMEOUT_S);
+  finish (self);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+send_eos_to_sources (KaigiRecorder *self)
+{
+  g_autoptr(GstElement) vbase = gst_bin_get_by_name (GST_BIN (self->bin), "vbase");
+  g_autoptr(GstElement) abase = gst_bin_get_by_name (GST_BIN (self->bin), "abase");
+  guint i;
+
+  gst_element_send_event (vbase, gst_event_new_eos ());
+  gst_element_send_event (abase, gst_event_new_eos ());
+  for (i = 0; i < self->tiles->len; i++)
+    {
+      Tile *tile = g_ptr_array_index (self->tiles, i);
+
+      if (tile->placeholder)
+        gst_element_send_event (tile->placeholder, gst_event_new_eos ());
+    }
+}
+
+/**
+ * kaigi_recorder_stop:
+ * @self: a recorder
+ *
+ * Stops the recording cleanly: every branch is unlinked from its tee and
+ * drained, EOS runs through the mixers and encoders, mp4mux finalizes the
+ * file (a normal MP4 with its index up front), and the `.part` is renamed.
+ * ::finished follows on the main context, within about a second (at most
+ * 10 s, after which the fragmented file is kept as it is). Main context
+ * only; calling it again does nothing.
+ */
+void
+kaigi_recorder_stop (KaigiRecorder *self)
+{
+  guint i, k;
+
+  g_return_if_fail (KAIGI_IS_RECORDER (self));
+
+  if (self->state != STATE_RUNNING)
+    return;
+
+  self->state = STATE_STOPPING;
+  for (i = 0; i < self->tiles->len; i++)
+    {
+      Tile *tile = g_ptr_array_index (self->tiles, i);
+
+      for (k = 0; k < KAIGI_N_TRACK_KINDS; k++)
+        if (tile->branch[k])
+          detach_branch (self, tile->branch[k], TRUE);
+    }
+  send_eos_to_sources (self);
+  self->finish_timeout = g_timeout_add_seconds (FINISH_TIMEOUT_S, finish_timeout_cb, self);
+}
+
+static void
+finish (KaigiRecorder *self)
+{
+  g_autoptr(GError) sidecar_error = NULL;
+  GstClockTime first, last;
+
+  if (self->state == STATE_FINISHED)
+    return;
+
+  /* Wait for branches still being unlinked from their tees */
+  if (self->pending_detaches > 0)
+    {
+      defer (self, eos_main);
+      return;
+    }
+
+  g_clear_handle_id (&self->finish_timeout, g_source_remove);
+  gst_element_set_state (self->bin, GST_STATE_NULL);
+  gst_bin_remove (self->pipeline, self->bin);
+  self->state = STATE_FINISHED;
+
+  GST_OBJECT_LOCK (self->bin);
+  first = self->first_time;
+  last = self->last_time;
+  GST_OBJECT_UNLOCK (self->bin);
+  self->duration_ms = GST_CLOCK_TIME_IS_VALID (first) && last > first
+                      ? (gint64) ((last - first) / GST_MSECOND) : 0;
+
+  /* After an error the file stays .mp4.part: listed as recovered, and
+   * it plays up to its last fragment */
+  if (self->error == NULL && g_rename (self->part_path, self->path) != 0)
+    {
+      int saved_errno = errno;
+
+      self->error = g_error_new (KAIGI_PROTOCOL_ERROR, KAIGI_PROTOCOL_ERROR_RECORDING_FAILED,
+                                 "cannot rename %s: %s", self->part_path, g_strerror (saved_errno));
+    }
+  if (!write_sidecar (self, &sidecar_error))
+    GST_WARNING ("cannot write %s: %s", self->sidecar_path, sidecar_error->message);
+
+  GST_INFO ("recording %s finished: %" G_GINT64_FORMAT " ms%s%s", self->file, self->duration_ms,
+            self->error ? ", " : "", self->error ? self->error->message : "");
+  g_signal_emit (self, signals[SIGNAL_FINISHED], 0, self->duration_ms, self->error);
+}

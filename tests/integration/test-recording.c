@@ -1,0 +1,514 @@
+/* test-recording.c
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ *
+ * Integration tests of the mixed recording: the real KaigiServer in
+ * process, KaigiTestClients (webrtcbin, a solid colour each, a tone whose
+ * loudness the test sets, RFC 6464 levels in their packets) joined over
+ * the real WebSocket and loopback ICE/DTLS/SRTP, recordings started and
+ * stopped through the real REST API. Every check is made on the MP4
+ * itself, decoded with GStreamer, and on its JSON sidecar.
+ */
+
+#include <string.h>
+
+#include <glib/gstdio.h>
+#include <gst/gst.h>
+#include <gst/app/app.h>
+#include <gst/pbutils/pbutils.h>
+#include <json-glib/json-glib.h>
+
+#include "kaigi-config.h"
+#include "kaigi-server.h"
+#include "kaigi-test-client.h"
+#include "kaigi-test-utils.h"
+
+#define RED   0xFF0000
+#define GREEN 0x00FF00
+#define BLUE  0x0000FF
+
+#define COLOUR_TOLERANCE 60
+#define SIGNAL_TIMEOUT_MS 5000
+#define MEDIA_TIMEOUT_MS 20000
+
+#define LOUD 0.5
+#define SILENT 0.0
+
+typedef struct
+{
+  KaigiServer *server;
+  guint port;
+  GPtrArray *clients;
+  char *recordings_dir;
+} Fixture;
+
+static void
+fixture_setup (Fixture       *f,
+               gconstpointer  data)
+{
+  g_autoptr(KaigiConfig) config = kaigi_config_new ();
+  g_autoptr(GError) error = NULL;
+
+  f->clients = g_ptr_array_new_with_free_func (g_object_unref);
+  f->recordings_dir = g_dir_make_tmp ("kaigi-recording-XXXXXX", &error);
+  g_assert_no_error (error);
+
+  g_free (config->address);
+  config->address = g_strdup ("127.0.0.1");
+  config->port = 0;
+  g_free (config->recordings_dir);
+  config->recordings_dir = g_strdup (f->recordings_dir);
+  /* Small and quick to decode; the layout scales with it */
+  config->recording_width = 640;
+  config->recording_height = 360;
+
+  f->server = kaigi_server_new (config);
+  if (!kaigi_server_start (f->server, &error))
+    g_error ("cannot start the server: %s", error->message);
+  f->port = kaigi_server_get_port (f->server);
+}
+
+static void
+remove_tree (const char *path)
+{
+  g_autoptr(GDir) dir = g_dir_open (path, 0, NULL);
+  const char *name;
+
+  while (dir && (name = g_dir_read_name (dir)))
+    {
+      g_autofree char *child = g_build_filename (path, name, NULL);
+
+      g_unlink (child);
+    }
+  g_rmdir (path);
+}
+
+static void
+fixture_teardown (Fixture       *f,
+                  gconstpointer  data)
+{
+  guint i;
+
+  for (i = 0; i < f->clients->len; i++)
+    kaigi_test_client_close (g_ptr_array_index (f->clients, i));
+  kaigi_test_iterate_pending ();
+  g_clear_pointer (&f->clients, g_ptr_array_unref);
+
+  kaigi_server_stop (f->server);
+  KAIGI_TEST_WAIT_UNTIL (kaigi_server_is_idle (f->server), 15000);
+  g_clear_object (&f->server);
+  kaigi_test_iterate_pending ();
+
+  if (g_getenv ("KAIGI_TEST_KEEP_RECORDINGS") == NULL)
+    remove_tree (f->recordings_dir);
+  g_free (f->recordings_dir);
+}
+
+static KaigiTestClient *
+add_client (Fixture    *f,
+            const char *room,
+            const char *name,
+            guint32     rgb)
+{
+  KaigiTestClient *client = kaigi_test_client_new (f->port, room, name, rgb, TRUE, TRUE);
+
+  kaigi_test_client_set_tone_volume (client, SILENT);
+  g_ptr_array_add (f->clients, client);
+  kaigi_test_client_connect (client);
+  return client;
+}
+
+static gboolean
+all_receive_all (Fixture *f)
+{
+  guint i, j;
+
+  for (i = 0; i < f->clients->len; i++)
+    for (j = 0; j < f->clients->len; j++)
+      {
+        KaigiTestClient *a = g_ptr_array_index (f->clients, i);
+        KaigiTestClient *b = g_ptr_array_index (f->clients, j);
+
+        if (i != j && kaigi_test_client_get_video_frames (a, kaigi_test_client_get_id (b)) < 5)
+          return FALSE;
+      }
+  return TRUE;
+}
+
+/* Lets the main context run for @ms (the clients and the server live on
+ * it): the test's own notion of "A speaks for 4 s" */
+static void
+run_for (guint ms)
+{
+  gint64 end = g_get_monotonic_time () + ms * G_TIME_SPAN_MILLISECOND;
+
+  KAIGI_TEST_WAIT_UNTIL (g_get_monotonic_time () >= end, ms + 1000);
+}
+
+static JsonObject *
+node_object (JsonNode *node)
+{
+  return node && JSON_NODE_HOLDS_OBJECT (node) ? json_node_get_object (node) : NULL;
+}
+
+/* What the decoded file shows and sounds like */
+typedef struct
+{
+  GArray *video_pts;      /* GstClockTime */
+  GArray *main_colour;    /* guint32, the colour at the centre of the main tile */
+  GArray *audio_pts;      /* GstClockTime */
+  GArray *audio_end;      /* GstClockTime */
+} Decoded;
+
+static void
+decoded_clear (Decoded *d)
+{
+  g_clear_pointer (&d->video_pts, g_array_unref);
+  g_clear_pointer (&d->main_colour, g_array_unref);
+  g_clear_pointer (&d->audio_pts, g_array_unref);
+  g_clear_pointer (&d->audio_end, g_array_unref);
+}
+
+/* The main tile of a 640×360 composite with a filmstrip is 512×288 at
+ * (64, 0): its centre, in the 160×90 analysis picture, is (80, 36). */
+static guint32
+sample_colour (GstSample *sample)
+{
+  GstBuffer *buffer = gst_sample_get_buffer (sample);
+  GstVideoInfo info;
+  GstVideoFrame frame;
+  guint64 r = 0, g = 0, b = 0, n = 0;
+  int x, y;
+
+  gst_video_info_from_caps (&info, gst_sample_get_caps (sample));
+  if (!gst_video_frame_map (&frame, &info, buffer, GST_MAP_READ))
+    return 0;
+  for (y = 28; y < 44; y++)
+    for (x = 70; x < 90; x++)
+      {
+        const guint8 *p = (const guint8 *) GST_VIDEO_FRAME_PLANE_DATA (&frame, 0) +
+                          y * GST_VIDEO_FRAME_PLANE_STRIDE (&frame, 0) + x * 3;
+
+        r += p[0];
+        g += p[1];
+        b += p[2];
+        n++;
+      }
+  gst_video_frame_unmap (&frame);
+  return (guint32) ((r / n) << 16 | (g / n) << 8 | (b / n));
+}
+
+static gboolean
+decode_file (const char  *path,
+             Decoded     *d,
+             GError     **error)
+{
+  g_autofree char *uri = gst_filename_to_uri (path, error);
+  g_autofree char *description = NULL;
+  g_autoptr(GstElement) pipeline = NULL;
+  g_autoptr(GstElement) vsink = NULL;
+  g_autoptr(GstElement) asink = NULL;
+  gboolean video_done = FALSE, audio_done = FALSE;
+
+  if (uri == NULL)
+    return FALSE;
+
+  description = g_strdup_printf (
+    "uridecodebin uri=\"%s\" name=d "
+    "d. ! queue ! videoconvert ! videoscale ! video/x-raw,format=RGB,width=160,height=90 "
+    "  ! appsink name=v sync=false "
+    "d. ! queue ! audioconvert ! audio/x-raw,format=S16LE,channels=1 ! appsink name=a sync=false",
+    uri);
+  pipeline = gst_parse_launch (description, error);
+  if (pipeline == NULL)
+    return FALSE;
+  vsink = gst_bin_get_by_name (GST_BIN (pipeline), "v");
+  asink = gst_bin_get_by_name (GST_BIN (pipeline), "a");
+
+  d->video_pts = g_array_new (FALSE, FALSE, sizeof (GstClockTime));
+  d->main_colour = g_array_new (FALSE, FALSE, sizeof (guint32));
+  d->audio_pts = g_array_new (FALSE, FALSE, sizeof (GstClockTime));
+  d->audio_end = g_array_new (FALSE, FALSE, sizeof (GstClockTime));
+
+  gst_element_set_state (pipeline, GST_STATE_PLAYING);
+  while (!video_done || !audio_done)
+    {
+      if (!video_done)
+        {
+          g_autoptr(GstSample) sample = gst_app_sink_try_pull_sample (GST_APP_SINK (vsink), 5 * GST_SECOND);
+
+          if (sample == NULL)
+            video_done = TRUE;
+          else
+            {
+              GstClockTime pts = GST_BUFFER_PTS (gst_sample_get_buffer (sample));
+              guint32 colour = sample_colour (sample);
+
+              g_array_append_val (d->video_pts, pts);
+              g_array_append_val (d->main_colour, colour);
+            }
+        }
+      if (!audio_done)
+        {
+          g_autoptr(GstSample) sample = gst_app_sink_try_pull_sample (GST_APP_SINK (asink), 5 * GST_SECOND);
+
+          if (sample == NULL)
+            audio_done = TRUE;
+          else
+            {
+              GstBuffer *buffer = gst_sample_get_buffer (sample);
+              GstClockTime pts = GST_BUFFER_PTS (buffer);
+              GstClockTime end = pts + GST_BUFFER_DURATION (buffer);
+
+              g_array_append_val (d->audio_pts, pts);
+              g_array_append_val (d->audio_end, end);
+            }
+        }
+    }
+  gst_element_set_state (pipeline, GST_STATE_NULL);
+
+  if (d->video_pts->len == 0 || d->audio_pts->len == 0)
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED, "%s decodes to %u frames and %u audio buffers",
+                   path, d->video_pts->len, d->audio_pts->len);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+/* The colour most frames of the main tile show between @from and @to
+ * (ms into the file) */
+static guint32
+main_colour_between (const Decoded *d,
+                     guint          from_ms,
+                     guint          to_ms,
+                     guint         *n_frames)
+{
+  const guint32 colours[] = { RED, GREEN, BLUE };
+  guint votes[G_N_ELEMENTS (colours)] = { 0 };
+  GstClockTime first = g_array_index (d->video_pts, GstClockTime, 0);
+  guint i, c, best = 0, n = 0;
+
+  for (i = 0; i < d->video_pts->len; i++)
+    {
+      GstClockTime t = g_array_index (d->video_pts, GstClockTime, i) - first;
+
+      if (t < from_ms * GST_MSECOND || t > to_ms * GST_MSECOND)
+        continue;
+      n++;
+      for (c = 0; c < G_N_ELEMENTS (colours); c++)
+        if (kaigi_test_colour_near (g_array_index (d->main_colour, guint32, i), colours[c], COLOUR_TOLERANCE))
+          votes[c]++;
+    }
+  for (c = 1; c < G_N_ELEMENTS (colours); c++)
+    if (votes[c] > votes[best])
+      best = c;
+  *n_frames = n;
+  return votes[best] * 2 > n ? colours[best] : 0;
+}
+
+static GstClockTime
+largest_gap (GArray *starts,
+             GArray *ends)
+{
+  GstClockTime gap = 0;
+  guint i;
+
+  for (i = 1; i < starts->len; i++)
+    {
+      GstClockTime prev_end = ends ? g_array_index (ends, GstClockTime, i - 1)
+                                   : g_array_index (starts, GstClockTime, i - 1);
+      GstClockTime start = g_array_index (starts, GstClockTime, i);
+
+      if (start > prev_end)
+        gap = MAX (gap, start - prev_end);
+    }
+  return gap;
+}
+
+static void
+check_tracks (const char *path)
+{
+  g_autoptr(GstDiscoverer) discoverer = gst_discoverer_new (10 * GST_SECOND, NULL);
+  g_autofree char *uri = gst_filename_to_uri (path, NULL);
+  g_autoptr(GstDiscovererInfo) info = NULL;
+  g_autoptr(GError) error = NULL;
+  GList *video, *audio;
+
+  info = gst_discoverer_discover_uri (discoverer, uri, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (gst_discoverer_info_get_result (info), ==, GST_DISCOVERER_OK);
+
+  video = gst_discoverer_info_get_video_streams (info);
+  audio = gst_discoverer_info_get_audio_streams (info);
+  g_assert_cmpuint (g_list_length (video), ==, 1);
+  g_assert_cmpuint (g_list_length (audio), ==, 1);
+  {
+    g_autoptr(GstCaps) vcaps = gst_discoverer_stream_info_get_caps (video->data);
+    g_autoptr(GstCaps) acaps = gst_discoverer_stream_info_get_caps (audio->data);
+    GstStructure *vs = gst_caps_get_structure (vcaps, 0);
+    GstStructure *as = gst_caps_get_structure (acaps, 0);
+    int mpegversion = 0;
+
+    g_assert_cmpstr (gst_structure_get_name (vs), ==, "video/x-h264");
+    g_assert_cmpstr (gst_structure_get_name (as), ==, "audio/mpeg");
+    g_assert_true (gst_structure_get_int (as, "mpegversion", &mpegversion));
+    g_assert_cmpint (mpegversion, ==, 4);
+    g_assert_cmpuint (gst_discoverer_audio_info_get_sample_rate (audio->data), ==, 48000);
+  }
+  gst_discoverer_stream_info_list_free (video);
+  gst_discoverer_stream_info_list_free (audio);
+}
+
+static void
+test_speaker_layout (Fixture       *f,
+                     gconstpointer  data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(JsonNode) started = NULL;
+  g_autoptr(JsonNode) again = NULL;
+  g_autoptr(JsonNode) finished = NULL;
+  g_autoptr(JsonNode) pinned = NULL;
+  g_autoptr(JsonNode) list = NULL;
+  g_autoptr(JsonParser) sidecar = json_parser_new ();
+  g_autofree char *path = NULL;
+  g_autofree char *sidecar_path = NULL;
+  g_autofree char *pin_body = NULL;
+  g_autofree char *speaker_msg = NULL;
+  Decoded decoded = { 0 };
+  KaigiTestClient *a, *b, *c;
+  const char *file;
+  gint64 t_start, t_stop, duration_ms;
+  guint status, n;
+  JsonArray *turns;
+
+  a = add_client (f, "rec", "Aiko", RED);
+  b = add_client (f, "rec", "Ben", GREEN);
+  c = add_client (f, "rec", "Chen", BLUE);
+  KAIGI_TEST_WAIT_UNTIL (all_receive_all (f), MEDIA_TIMEOUT_MS);
+
+  /* Nothing to stop yet; no such room */
+  g_clear_pointer (&finished, json_node_unref);
+  finished = kaigi_test_http_request_json (f->port, "DELETE", "/api/rooms/rec/recording", NULL, &status, NULL);
+  g_assert_cmpuint (status, ==, 404);
+  g_clear_pointer (&finished, json_node_unref);
+  finished = kaigi_test_http_request_json (f->port, "POST", "/api/rooms/nowhere/recording", NULL, &status, NULL);
+  g_assert_cmpuint (status, ==, 404);
+  g_clear_pointer (&finished, json_node_unref);
+
+  /* A speaks from the start */
+  kaigi_test_client_set_tone_volume (a, LOUD);
+  started = kaigi_test_http_request_json (f->port, "POST", "/api/rooms/rec/recording", NULL, &status, &error);
+  t_start = g_get_monotonic_time ();
+  g_assert_no_error (error);
+  g_assert_cmpuint (status, ==, 201);
+  file = json_object_get_string_member (node_object (started), "file");
+  g_assert_true (g_str_has_prefix (file, "rec-") && g_str_has_suffix (file, ".mp4"));
+
+  again = kaigi_test_http_request_json (f->port, "POST", "/api/rooms/rec/recording", NULL, &status, NULL);
+  g_assert_cmpuint (status, ==, 409);
+
+  /* Everybody is told */
+  KAIGI_TEST_WAIT_UNTIL (kaigi_test_client_count_messages (a, "recording") >= 1 &&
+                         kaigi_test_client_count_messages (b, "recording") >= 1 &&
+                         kaigi_test_client_count_messages (c, "recording") >= 1, SIGNAL_TIMEOUT_MS);
+
+  run_for (4000);                                   /* 0–4 s: A */
+  kaigi_test_client_set_tone_volume (a, SILENT);
+  kaigi_test_client_set_tone_volume (b, LOUD);
+  run_for (4000);                                   /* 4–8 s: B (switch by ~5.5 s) */
+  speaker_msg = kaigi_test_client_dup_last_message (c, "speaker");
+  g_assert_nonnull (speaker_msg);
+  g_assert_nonnull (strstr (speaker_msg, kaigi_test_client_get_id (b)));
+
+  pin_body = g_strdup_printf ("{\"participant\":\"%s\"}", kaigi_test_client_get_id (c));
+  pinned = kaigi_test_http_request_json (f->port, "PUT", "/api/rooms/rec/pin", pin_body, &status, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (status, ==, 200);
+  g_assert_cmpstr (json_object_get_string_member (node_object (pinned), "pinned"), ==,
+                   kaigi_test_client_get_id (c));
+  run_for (3000);                                   /* 8–11 s: C pinned, B speaks */
+
+  finished = kaigi_test_http_request_json (f->port, "DELETE", "/api/rooms/rec/recording", NULL, &status, &error);
+  t_stop = g_get_monotonic_time ();
+  g_assert_no_error (error);
+  g_assert_cmpuint (status, ==, 200);
+  g_assert_cmpstr (json_object_get_string_member (node_object (finished), "file"), ==, file);
+  duration_ms = json_object_get_int_member (node_object (finished), "duration_ms");
+  g_test_message ("recorded %" G_GINT64_FORMAT " ms over %" G_GINT64_FORMAT " ms of wall time",
+                  duration_ms, (t_stop - t_start) / 1000);
+  g_assert_cmpint (ABS (duration_ms - (t_stop - t_start) / 1000), <=, 500);
+
+  /* The file: final name, one H.264 and one AAC track */
+  path = g_build_filename (f->recordings_dir, file, NULL);
+  g_assert_true (g_file_test (path, G_FILE_TEST_IS_REGULAR));
+  check_tracks (path);
+
+  /* What it shows: A, then B, then the pinned C, in the largest tile */
+  if (!decode_file (path, &decoded, &error))
+    g_error ("%s", error->message);
+  g_assert_cmpuint (main_colour_between (&decoded, 1000, 3500, &n), ==, RED);
+  g_assert_cmpuint (n, >, 30);
+  g_assert_cmpuint (main_colour_between (&decoded, 6200, 7800, &n), ==, GREEN);
+  g_assert_cmpuint (n, >, 30);
+  g_assert_cmpuint (main_colour_between (&decoded, 9000, 10500, &n), ==, BLUE);
+  g_assert_cmpuint (n, >, 30);
+
+  /* Continuous: no gap over 100 ms in either track */
+  g_assert_cmpuint (largest_gap (decoded.video_pts, NULL), <=, 100 * GST_MSECOND);
+  g_assert_cmpuint (largest_gap (decoded.audio_pts, decoded.audio_end), <=, 100 * GST_MSECOND);
+  decoded_clear (&decoded);
+
+  /* The sidecar's speaker turns follow the tones: A, then B */
+  sidecar_path = g_strconcat (path, ".json", NULL);
+  g_assert_true (json_parser_load_from_file (sidecar, sidecar_path, &error));
+  turns = json_object_get_array_member (node_object (json_parser_get_root (sidecar)), "speaker_turns");
+  g_assert_cmpuint (json_array_get_length (turns), >=, 2);
+  {
+    JsonObject *first = json_array_get_object_element (turns, 0);
+    JsonObject *second = json_array_get_object_element (turns, 1);
+
+    g_assert_cmpstr (json_object_get_string_member (first, "participant"), ==, kaigi_test_client_get_id (a));
+    g_assert_cmpstr (json_object_get_string_member (first, "name"), ==, "Aiko");
+    g_assert_cmpint (json_object_get_int_member (first, "start_ms"), <=, 500);
+    g_assert_cmpstr (json_object_get_string_member (second, "participant"), ==, kaigi_test_client_get_id (b));
+    g_assert_cmpint (json_object_get_int_member (second, "start_ms"), >=, 4500);
+    g_assert_cmpint (json_object_get_int_member (second, "start_ms"), <=, 7000);
+  }
+
+  /* Listed by the API */
+  list = kaigi_test_http_request_json (f->port, "GET", "/api/recordings", NULL, &status, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (status, ==, 200);
+  {
+    JsonArray *recordings = json_object_get_array_member (node_object (list), "recordings");
+    JsonObject *entry;
+
+    g_assert_cmpuint (json_array_get_length (recordings), ==, 1);
+    entry = json_array_get_object_element (recordings, 0);
+    g_assert_cmpstr (json_object_get_string_member (entry, "file"), ==, file);
+    g_assert_cmpstr (json_object_get_string_member (entry, "room"), ==, "rec");
+    g_assert_false (json_object_get_boolean_member (entry, "recovered"));
+    g_assert_cmpint (json_object_get_int_member (entry, "duration_ms"), ==, duration_ms);
+  }
+}
+
+int
+main (int   argc,
+      char *argv[])
+{
+  g_autofree char *missing = NULL;
+
+  gst_init (&argc, &argv);
+  g_test_init (&argc, &argv, NULL);
+
+  if (!kaigi_test_client_check_plugins (&missing))
+    {
+      g_test_skip_printf ("missing GStreamer elements: %s", missing);
+      return g_test_run ();
+    }
+
+  g_test_add ("/recording/speaker-layout", Fixture, NULL, fixture_setup, test_speaker_layout,
+              fixture_teardown);
+  return g_test_run ();
+}
