@@ -605,6 +605,17 @@ kaigi_media_make_decode_bin (KaigiTrackKind   kind,
   return bin;
 }
 
+/* gst_parse_bin_from_description() also ghosts textoverlay's text pad;
+ * a linked text pad would win over the "text" property */
+static void
+remove_text_pad (GstElement *bin)
+{
+  g_autoptr(GstPad) ghost = gst_element_get_static_pad (bin, "sink");
+
+  if (ghost)
+    gst_element_remove_pad (bin, ghost);
+}
+
 /**
  * kaigi_media_make_placeholder_bin:
  * @argb: the tile's colour, 0xAARRGGBB
@@ -650,5 +661,52 @@ kaigi_media_make_placeholder_bin (guint32       argb,
   g_object_set (source, "timestamp-offset", (gint64) start, NULL);
   label = gst_bin_get_by_name (GST_BIN (bin), "label");
   g_object_set (label, "text", text, NULL);
+  remove_text_pad (bin);
+  return bin;
+}
+
+/**
+ * kaigi_media_make_label_bin:
+ * @text: the label (a participant's name)
+ * @start: the pipeline's running time now (ns)
+ * @error: return location for a #KAIGI_MEDIA_ERROR
+ *
+ * A name plate for a composite tile: @text on a dark live 320×40 I420
+ * band at 5 fps, drawn by textoverlay "label", which the compositor puts
+ * over the tile's lower left corner. (Opaque on purpose: compositor only
+ * accepts alpha inputs when its output has alpha, and converting 720p
+ * from AYUV to I420 for the encoder would cost more than the labels.)
+ * Ghost pad "src".
+ *
+ * Returns: (transfer floating) (nullable): the bin, or %NULL
+ */
+GstElement *
+kaigi_media_make_label_bin (const char   *text,
+                            GstClockTime  start,
+                            GError      **error)
+{
+  g_autoptr(GError) parse_error = NULL;
+  g_autoptr(GstElement) source = NULL;
+  g_autoptr(GstElement) label = NULL;
+  GstElement *bin;
+
+  bin = gst_parse_bin_from_description_full (
+    "videotestsrc name=source is-live=true pattern=solid-color foreground-color=0xFF202020 "
+    "! video/x-raw,format=I420,width=320,height=40,framerate=5/1 "
+    "! textoverlay name=label valignment=center halignment=left xpad=10 "
+    "  font-desc=\"Sans Bold 18\" wait-text=false",
+    TRUE, NULL, GST_PARSE_FLAG_FATAL_ERRORS, &parse_error);
+  if (bin == NULL)
+    {
+      g_set_error (error, KAIGI_MEDIA_ERROR, KAIGI_MEDIA_ERROR_LINK,
+                   "cannot build a name label: %s", parse_error->message);
+      return NULL;
+    }
+
+  source = gst_bin_get_by_name (GST_BIN (bin), "source");
+  g_object_set (source, "timestamp-offset", (gint64) start, NULL);
+  label = gst_bin_get_by_name (GST_BIN (bin), "label");
+  g_object_set (label, "text", text, NULL);
+  remove_text_pad (bin);
   return bin;
 }

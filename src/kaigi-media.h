@@ -82,6 +82,9 @@ GstElement   *kaigi_media_make_recorder_bin      (const KaigiConfig  *config,
 GstElement   *kaigi_media_make_decode_bin        (KaigiTrackKind      kind,
                                                   const GstCaps      *rtp_caps,
                                                   GError            **error);
+GstElement   *kaigi_media_make_label_bin         (const char         *text,
+                                                  GstClockTime        start,
+                                                  GError            **error);
 GstElement   *kaigi_media_make_placeholder_bin   (guint32             argb,
                                                   const char         *text,
                                                   GstClockTime        start,

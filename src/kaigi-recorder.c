@@ -32,9 +32,10 @@ GST_DEBUG_CATEGORY_STATIC (kaigi_recorder_debug);
  * the fragmented file as it is: it plays */
 #define FINISH_TIMEOUT_S 10
 
-/* Label heights in the composite (pixels) */
-#define LABEL_PX_MAIN 22
-#define LABEL_PX_FILMSTRIP 13
+/* Name labels: an eighth of the tile's height, within these bounds
+ * (pixels of the composite), eight times as wide as high */
+#define LABEL_MIN_HEIGHT 18
+#define LABEL_MAX_HEIGHT 36
 
 typedef enum
 {
@@ -66,6 +67,8 @@ struct _Tile
   gboolean video;
   GstElement *placeholder;
   GstPad *placeholder_pad;
+  GstElement *label;
+  GstPad *label_pad;
   Branch *branch[KAIGI_N_TRACK_KINDS];
 };
 
@@ -147,6 +150,8 @@ tile_free (Tile *tile)
     g_clear_pointer (&tile->branch[i], branch_free);
   gst_clear_object (&tile->placeholder);
   gst_clear_object (&tile->placeholder_pad);
+  gst_clear_object (&tile->label);
+  gst_clear_object (&tile->label_pad);
   g_free (tile->id);
   g_free (tile->name);
   g_free (tile);
@@ -559,28 +564,33 @@ tile_colour (const char *id)
   return palette[g_str_hash (id) % G_N_ELEMENTS (palette)];
 }
 
-static void
-set_label (GstElement *bin,
-           const char *text,
-           int         size_px)
-{
-  g_autoptr(GstElement) label = gst_bin_get_by_name (GST_BIN (bin), "label");
-  g_autofree char *font = g_strdup_printf ("Sans Bold %d", MAX (size_px, 6));
-
-  if (label)
-    g_object_set (label, "text", text, "font-desc", font, NULL);
-}
-
-static int
-input_width (Branch *branch)
+/* Where keep-aspect-ratio puts the picture of @branch inside @tile */
+static KaigiRect
+picture_rect (Branch          *branch,
+              const KaigiRect *tile)
 {
   g_autoptr(GstPad) src = gst_element_get_static_pad (branch->bin, "src");
   g_autoptr(GstCaps) caps = src ? gst_pad_get_current_caps (src) : NULL;
-  int width = 640;
+  KaigiRect r = *tile;
+  int width = 0, height = 0;
 
-  if (caps)
-    gst_structure_get_int (gst_caps_get_structure (caps, 0), "width", &width);
-  return MAX (width, 16);
+  if (caps == NULL ||
+      !gst_structure_get_int (gst_caps_get_structure (caps, 0), "width", &width) ||
+      !gst_structure_get_int (gst_caps_get_structure (caps, 0), "height", &height) ||
+      width <= 0 || height <= 0)
+    return r;
+
+  if ((gint64) tile->width * height > (gint64) tile->height * width)
+    {
+      r.width = (int) ((gint64) tile->height * width / height) & ~1;
+      r.x = tile->x + ((tile->width - r.width) / 2 & ~1);
+    }
+  else
+    {
+      r.height = (int) ((gint64) tile->width * height / width) & ~1;
+      r.y = tile->y + ((tile->height - r.height) / 2 & ~1);
+    }
+  return r;
 }
 
 static void
@@ -604,8 +614,9 @@ apply_layout (KaigiRecorder *self)
       Tile *tile = g_ptr_array_index (self->tiles, i);
       Branch *video = tile->branch[KAIGI_TRACK_VIDEO];
       gboolean show_video = tile->video && video != NULL && video->mix_pad != NULL;
-      int label_px = i == main_index ? LABEL_PX_MAIN : LABEL_PX_FILMSTRIP;
       const KaigiRect *r = &rects[i];
+      KaigiRect picture = show_video ? picture_rect (video, r) : *r;
+      int label_height = CLAMP (picture.height / 8, LABEL_MIN_HEIGHT, LABEL_MAX_HEIGHT) & ~1;
 
       if (tile->placeholder_pad)
         g_object_set (tile->placeholder_pad,
@@ -616,9 +627,13 @@ apply_layout (KaigiRecorder *self)
           g_object_set (video->mix_pad,
                         "xpos", r->x, "ypos", r->y, "width", r->width, "height", r->height,
                         "alpha", show_video ? 1.0 : 0.0, NULL);
-          /* The label is drawn before scaling: size it for the tile */
-          set_label (video->bin, tile->name, label_px * input_width (video) / MAX (r->width, 1));
         }
+      /* The placeholder shows the name already */
+      if (tile->label_pad)
+        g_object_set (tile->label_pad,
+                      "xpos", picture.x, "ypos", picture.y + picture.height - label_height,
+                      "width", MIN (label_height * 8, picture.width), "height", label_height,
+                      "alpha", show_video ? 1.0 : 0.0, NULL);
     }
 }
 
@@ -670,6 +685,25 @@ kaigi_recorder_add_participant (KaigiRecorder *self,
       if (gst_pad_link (src, tile->placeholder_pad) != GST_PAD_LINK_OK)
         GST_ERROR_OBJECT (self->bin, "cannot link the placeholder of %s", id);
       gst_element_sync_state_with_parent (tile->placeholder);
+    }
+  else
+    {
+      GST_ERROR_OBJECT (self->bin, "%s", error->message);
+      g_clear_error (&error);
+    }
+
+  tile->label = kaigi_media_make_label_bin (name, running_time_now (self), &error);
+  if (tile->label)
+    {
+      g_autoptr(GstPad) label_src = gst_element_get_static_pad (tile->label, "src");
+
+      gst_object_ref_sink (tile->label);
+      gst_bin_add (GST_BIN (self->bin), tile->label);
+      tile->label_pad = gst_element_request_pad_simple (self->vmix, "sink_%u");
+      g_object_set (tile->label_pad, "zorder", 3u, "alpha", 0.0, NULL);
+      if (gst_pad_link (label_src, tile->label_pad) != GST_PAD_LINK_OK)
+        GST_ERROR_OBJECT (self->bin, "cannot link the label of %s", id);
+      gst_element_sync_state_with_parent (tile->label);
     }
   else
     {
@@ -774,8 +808,6 @@ kaigi_recorder_attach_track (KaigiRecorder  *self,
     GST_ERROR_OBJECT (self->bin, "cannot link the %s tee of %s: %s",
                       kaigi_track_kind_to_string (kind), id, gst_pad_link_get_name (link));
 
-  if (kind == KAIGI_TRACK_VIDEO)
-    set_label (bin, tile->name, LABEL_PX_FILMSTRIP);
   request_keyframe (branch);
   apply_layout (self);
 }
@@ -887,17 +919,18 @@ detach_branch (KaigiRecorder *self,
 }
 
 static void
-remove_placeholder (KaigiRecorder *self,
-                    Tile          *tile)
+remove_source (KaigiRecorder  *self,
+               GstElement    **source,
+               GstPad        **mix_pad)
 {
-  if (tile->placeholder == NULL)
+  if (*source == NULL)
     return;
 
-  gst_element_set_state (tile->placeholder, GST_STATE_NULL);
-  gst_bin_remove (GST_BIN (self->bin), tile->placeholder);
-  gst_element_release_request_pad (self->vmix, tile->placeholder_pad);
-  gst_clear_object (&tile->placeholder);
-  gst_clear_object (&tile->placeholder_pad);
+  gst_element_set_state (*source, GST_STATE_NULL);
+  gst_bin_remove (GST_BIN (self->bin), *source);
+  gst_element_release_request_pad (self->vmix, *mix_pad);
+  gst_clear_object (source);
+  gst_clear_object (mix_pad);
 }
 
 /**
@@ -934,7 +967,8 @@ kaigi_recorder_remove_participant (KaigiRecorder *self,
       if (branch)
         detach_branch (self, branch, FALSE);
     }
-  remove_placeholder (self, tile);
+  remove_source (self, &tile->placeholder, &tile->placeholder_pad);
+  remove_source (self, &tile->label, &tile->label_pad);
   g_ptr_array_remove_index (self->tiles, index);
   apply_layout (self);
 }
@@ -1131,6 +1165,8 @@ send_eos_to_sources (KaigiRecorder *self)
 
       if (tile->placeholder)
         gst_element_send_event (tile->placeholder, gst_event_new_eos ());
+      if (tile->label)
+        gst_element_send_event (tile->label, gst_event_new_eos ());
     }
 }
 
