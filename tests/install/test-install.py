@@ -11,6 +11,7 @@
 # Prints TAP.
 
 import argparse
+import importlib.util
 import json
 import os
 import queue
@@ -30,15 +31,15 @@ def check(name, ok, detail=''):
     return ok
 
 
-def po_translation(po_path, msgid):
-    """The msgstr of MSGID in a PO file (single-line entries)."""
-    quoted = '"' + msgid.replace('\\', '\\\\').replace('"', '\\"') + '"'
-    with open(po_path, encoding='utf-8') as f:
-        lines = f.read().split('\n')
-    for i, line in enumerate(lines):
-        if line == 'msgid ' + quoted and lines[i + 1].startswith('msgstr "'):
-            return json.loads(lines[i + 1][len('msgstr '):])
-    raise KeyError(f'{msgid!r} not in {po_path}')
+def po_translation(source_root, lang, msgid):
+    """The translation of MSGID in po/LANG.po, read with build-aux/po2json.py."""
+    spec = importlib.util.spec_from_file_location('po2json', os.path.join(source_root, 'build-aux', 'po2json.py'))
+    po2json = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(po2json)
+    for entry in po2json.read_po(os.path.join(source_root, 'po', lang + '.po')):
+        if entry['msgid'] == msgid and entry['msgstr'].get(0):
+            return entry['msgstr'][0]
+    raise KeyError(f'{msgid!r} has no translation in po/{lang}.po')
 
 
 def has_locale(name):
@@ -186,9 +187,8 @@ def main():
         check('kaigi --version prints the version', r.returncode == 0 and r.stdout == f'kaigi {args.version}\n',
               repr(r.stdout))
 
-        po = os.path.join(args.source_root, 'po', 'ja.po')
         english = ['Print the version and exit', 'Kaigi — a self-hosted video-meeting server.']
-        japanese = [po_translation(po, m) for m in english]
+        japanese = [po_translation(args.source_root, 'ja', m) for m in english]
 
         r = subprocess.run([kaigi, '--help'], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                            universal_newlines=True, env=run_env(home, LC_ALL='C.UTF-8'))
