@@ -11,6 +11,7 @@
 #include <gst/gst.h>
 
 #include "kaigi-config.h"
+#include "kaigi-locale.h"
 #include "kaigi-plugins.h"
 #include "kaigi-server.h"
 
@@ -37,10 +38,11 @@ main (int   argc,
   g_autoptr(KaigiServer) server = NULL;
   g_autoptr(GMainLoop) loop = NULL;
   g_autoptr(GError) error = NULL;
+  g_autofree char *locale_dir = kaigi_locale_dir ();
   gboolean print_version = FALSE;
 
   setlocale (LC_ALL, "");
-  bindtextdomain (GETTEXT_PACKAGE, LOCALEDIR);
+  bindtextdomain (GETTEXT_PACKAGE, locale_dir);
   bind_textdomain_codeset (GETTEXT_PACKAGE, "UTF-8");
   textdomain (GETTEXT_PACKAGE);
 

@@ -3,79 +3,89 @@
 // Vanilla ES module, no build step, no external resources.
 
 // ---------------------------------------------------------------------------
-// User-visible strings. Every text the page shows comes from this table;
-// translations add another language object with the same keys.
+// Translations. Every text the page shows is an English message marked with
+// _('…') where it is shown, or N_('…') where it is only named and translated
+// later, so that xgettext extracts it into po/kaigi.pot together with the
+// server's messages (po/POTFILES.in lists this file). The build turns each
+// po/LANG.po into i18n/LANG.json in the web GResource (po/po2json.py);
+// loadTranslations() picks one from navigator.languages before anything is
+// shown. English needs no catalogue: it is the msgids. Placeholders are
+// {name}, filled in by format(), so a translation can move them. Use plain
+// quoted string literals inside _() and N_(): xgettext reads nothing else.
 // ---------------------------------------------------------------------------
-const STRINGS = {
-  en: {
-    appName: 'Kaigi',
-    tagline: 'Video meetings on your own server. Enter a room name and share the link.',
-    roomLabel: 'Room',
-    roomPlaceholder: 'e.g. weekly-sync',
-    nameLabel: 'Your name',
-    namePlaceholder: 'How others see you',
-    joinButton: 'Join',
-    joining: 'Joining…',
-    rejoinButton: 'Rejoin',
-    homeButton: 'Start page',
-    leftTitle: 'You left the meeting',
-    leftDetail: 'Room “{room}”',
-    lostTitle: 'Disconnected',
-    errRoomEmpty: 'Please enter a room name.',
-    errNameEmpty: 'Please enter your name.',
-    errTooLong: '{field} must be at most 64 characters.',
-    errSlash: '{field} must not contain “/” or control characters.',
-    fieldRoom: 'The room name',
-    fieldName: 'Your name',
-    you: 'You',
-    youSuffix: '{name} (you)',
-    copyLink: 'Copy link',
-    copyLinkTitle: 'Copy a link that invites others to this room',
-    linkCopied: 'Invitation link copied',
-    linkCopyFailed: 'Copy this link: {url}',
-    micOn: 'Mute',
-    micOff: 'Unmute',
-    micNone: 'No mic',
-    camOn: 'Stop video',
-    camOff: 'Start video',
-    camNone: 'No camera',
-    people: 'People',
-    chat: 'Chat',
-    leave: 'Leave',
-    close: 'Close',
-    send: 'Send',
-    chatPlaceholder: 'Message everyone',
-    chatEmpty: 'No messages yet.',
-    chatUnavailable: 'Chat is not connected yet.',
-    enableSound: 'Click to enable sound',
-    muted: 'Muted',
-    cameraOff: 'Camera off',
-    connecting: 'Connecting…',
-    reconnecting: 'Connection unstable…',
-    connected: 'Connected',
-    mediaFailed: 'Media connection failed. Try rejoining.',
-    wsLost: 'Connection to the server was lost.',
-    wsFailed: 'Could not connect to the server.',
-    noDevices: 'No camera or microphone available: you joined to watch and listen.',
-    audioOnly: 'No camera available: you joined with your microphone only.',
-    videoOnly: 'No microphone available: you joined with your camera only.',
-    cameraFailed: 'Could not start the camera: {error}',
-    micFailed: 'Could not start the microphone: {error}',
-    joinedToast: '{name} joined',
-    leftToast: '{name} left',
-    serverError: 'Server: {message}',
-    unknownName: 'Guest',
-    aloneTitle: 'Waiting for others to join',
-    aloneDetail: 'Share the link to invite people.',
-  },
-};
+let translations = new Map();
 
-const LANG = 'en';
-function t(key, vars = {}) {
-  const table = STRINGS[LANG] || STRINGS.en;
-  const text = table[key] ?? STRINGS.en[key] ?? key;
-  return text.replace(/\{(\w+)\}/g, (_, k) => (k in vars ? String(vars[k]) : `{${k}}`));
+function _(msgid) {
+  return translations.get(msgid) || msgid;
 }
+
+function N_(msgid) {
+  return msgid;
+}
+
+function format(text, vars) {
+  return text.replace(/\{(\w+)\}/g, (match, key) => (key in vars ? String(vars[key]) : match));
+}
+
+// The first of the browser's languages that has a catalogue wins; an English
+// one before it means English. 'ja-JP' tries ja_JP, then ja.
+function pickLanguage(wanted, available) {
+  for (const tag of wanted) {
+    const parts = tag.split('-');
+    const lang = parts[0].toLowerCase();
+    if (lang === 'en') return null;
+    const region = parts.slice(1).find((p) => /^([a-z]{2}|[0-9]{3})$/i.test(p));
+    const candidates = region ? [`${lang}_${region.toUpperCase()}`, lang] : [lang];
+    const found = candidates.find((c) => available.includes(c));
+    if (found) return found;
+  }
+  return null;
+}
+
+async function fetchJson(url) {
+  const res = await fetch(url, { cache: 'no-cache' });
+  if (!res.ok) throw new Error(`GET ${url}: ${res.status}`);
+  return res.json();
+}
+
+async function loadTranslations() {
+  try {
+    const { languages } = await fetchJson('/i18n/languages.json');
+    const wanted = navigator.languages && navigator.languages.length ? navigator.languages : [navigator.language || 'en'];
+    const lang = pickLanguage(wanted, languages);
+    if (!lang) return;
+    const catalogue = await fetchJson(`/i18n/${lang}.json`);
+    translations = new Map(Object.entries(catalogue.messages));
+    document.documentElement.lang = lang.replace('_', '-');
+  } catch (e) {
+    console.warn('translations unavailable, showing English', e);
+  }
+}
+
+// Text of the static page (index.html), by its data-i18n* keys.
+const PAGE_TEXT = {
+  appName: 'Kaigi',
+  tagline: N_('Video meetings on your own server. Enter a room name and share the link.'),
+  roomLabel: N_('Room'),
+  roomPlaceholder: N_('e.g. weekly-sync'),
+  nameLabel: N_('Your name'),
+  namePlaceholder: N_('How others see you'),
+  joinButton: N_('Join'),
+  rejoinButton: N_('Rejoin'),
+  homeButton: N_('Start page'),
+  copyLink: N_('Copy link'),
+  copyLinkTitle: N_('Copy a link that invites others to this room'),
+  people: N_('People'),
+  chat: N_('Chat'),
+  close: N_('Close'),
+  send: N_('Send'),
+  chatPlaceholder: N_('Message everyone'),
+  chatEmpty: N_('No messages yet.'),
+  enableSound: N_('Click to enable sound'),
+  leave: N_('Leave'),
+  aloneTitle: N_('Waiting for others to join'),
+  aloneDetail: N_('Share the link to invite people.'),
+};
 
 // Inline icons (Feather-style strokes), no external resources.
 const ICONS = {
@@ -144,11 +154,14 @@ window.kaigi = {
 // Names (same rules as the server: 1–64 code points, no control chars, no '/',
 // no leading/trailing white space)
 // ---------------------------------------------------------------------------
-function validateName(value, fieldKey) {
+function validateName(value, kind) {
   const v = value.trim();
-  if (!v) return fieldKey === 'fieldRoom' ? t('errRoomEmpty') : t('errNameEmpty');
-  if ([...v].length > 64) return t('errTooLong', { field: t(fieldKey) });
-  if (/[\u0000-\u001f\u007f-\u009f/]/.test(v)) return t('errSlash', { field: t(fieldKey) });
+  const room = kind === 'room';
+  if (!v) return room ? _('Please enter a room name.') : _('Please enter your name.');
+  if ([...v].length > 64) return room ? _('The room name must be at most 64 characters.') : _('Your name must be at most 64 characters.');
+  if (/[\u0000-\u001f\u007f-\u009f/]/.test(v)) {
+    return room ? _('The room name must not contain “/” or control characters.') : _('Your name must not contain “/” or control characters.');
+  }
   return null;
 }
 
@@ -174,12 +187,13 @@ function hueFor(text) {
 // Static text, toasts, banner
 // ---------------------------------------------------------------------------
 function applyStrings() {
-  document.title = t('appName');
-  for (const el of document.querySelectorAll('[data-i18n]')) el.textContent = t(el.dataset.i18n);
-  for (const el of document.querySelectorAll('[data-i18n-placeholder]')) el.placeholder = t(el.dataset.i18nPlaceholder);
+  const text = (key) => _(PAGE_TEXT[key] ?? key);
+  document.title = PAGE_TEXT.appName;
+  for (const el of document.querySelectorAll('[data-i18n]')) el.textContent = text(el.dataset.i18n);
+  for (const el of document.querySelectorAll('[data-i18n-placeholder]')) el.placeholder = text(el.dataset.i18nPlaceholder);
   for (const el of document.querySelectorAll('[data-i18n-title]')) {
-    el.title = t(el.dataset.i18nTitle);
-    el.setAttribute('aria-label', t(el.dataset.i18nTitle));
+    el.title = text(el.dataset.i18nTitle);
+    el.setAttribute('aria-label', text(el.dataset.i18nTitle));
   }
   for (const el of document.querySelectorAll('[data-icon]')) setIcon(el, el.dataset.icon);
 }
@@ -234,7 +248,7 @@ function initLanding() {
     e.preventDefault();
     const r = $('room-input').value.trim();
     const n = $('name-input').value.trim();
-    const err = validateName(r, 'fieldRoom') || validateName(n, 'fieldName');
+    const err = validateName(r, 'room') || validateName(n, 'name');
     if (err) {
       $('form-error').textContent = err;
       $('form-error').hidden = false;
@@ -245,7 +259,7 @@ function initLanding() {
   });
 
   if (room && name) {
-    const err = validateName(room, 'fieldRoom') || validateName(name, 'fieldName');
+    const err = validateName(room, 'room') || validateName(name, 'name');
     if (!err) {
       startMeeting(room, name);
       return;
@@ -283,26 +297,26 @@ async function tryGetUserMedia(constraints) {
 
 async function acquireLocalMedia() {
   if (!navigator.mediaDevices || !navigator.mediaDevices.getUserMedia) {
-    toast(t('noDevices'), 'warn', 8000);
+    toast(_('No camera or microphone available: you joined to watch and listen.'), 'warn', 8000);
     return;
   }
   let stream = await tryGetUserMedia({ audio: AUDIO_CONSTRAINTS, video: VIDEO_CONSTRAINTS });
   let note = null;
   if (!stream) {
     stream = await tryGetUserMedia({ audio: AUDIO_CONSTRAINTS, video: false });
-    if (stream) note = 'audioOnly';
+    if (stream) note = _('No camera available: you joined with your microphone only.');
   }
   if (!stream) {
     stream = await tryGetUserMedia({ audio: false, video: VIDEO_CONSTRAINTS });
-    if (stream) note = 'videoOnly';
+    if (stream) note = _('No microphone available: you joined with your camera only.');
   }
-  if (!stream) note = 'noDevices';
+  if (!stream) note = _('No camera or microphone available: you joined to watch and listen.');
   if (stream) {
     state.localAudio = stream.getAudioTracks()[0] || null;
     state.localVideo = stream.getVideoTracks()[0] || null;
   }
   rebuildLocalStream();
-  if (note) toast(t(note), 'warn', 8000);
+  if (note) toast(note, 'warn', 8000);
 }
 
 function rebuildLocalStream() {
@@ -355,7 +369,7 @@ function sendMediaState() {
 async function toggleMic() {
   if (!state.localAudio || state.localAudio.readyState !== 'live') {
     const s = await tryGetUserMedia({ audio: AUDIO_CONSTRAINTS, video: false });
-    if (!s) { toast(t('micFailed', { error: 'no device or permission' }), 'error'); return; }
+    if (!s) { toast(_('Could not start the microphone: there is none, or the browser does not allow it.'), 'error'); return; }
     state.localAudio = s.getAudioTracks()[0];
     rebuildLocalStream();
     await attachLocalTrack('audio');
@@ -368,7 +382,7 @@ async function toggleMic() {
 async function toggleCamera() {
   if (!state.localVideo || state.localVideo.readyState !== 'live') {
     const s = await tryGetUserMedia({ audio: false, video: VIDEO_CONSTRAINTS });
-    if (!s) { toast(t('cameraFailed', { error: 'no device or permission' }), 'error'); return; }
+    if (!s) { toast(_('Could not start the camera: there is none, or the browser does not allow it.'), 'error'); return; }
     state.localVideo = s.getVideoTracks()[0];
     rebuildLocalStream();
     await attachLocalTrack('video');
@@ -400,7 +414,7 @@ async function startMeeting(room, name) {
 
   $('room-name').textContent = room;
   $('me-name').textContent = name;
-  document.title = `${room} · ${t('appName')}`;
+  document.title = `${room} · ${PAGE_TEXT.appName}`;
   showScreen('meeting');
   setConnState('connecting');
   createSelfTile();
@@ -441,8 +455,8 @@ function connectSignaling() {
     if (state.leaving || state.ended) return;
     console.warn('WebSocket closed', ev.code, ev.reason);
     setConnState('lost');
-    const text = opened ? t('wsLost') : t('wsFailed');
-    showBanner(ev.reason ? `${text} (${ev.reason})` : text, t('rejoinButton'), () => location.reload());
+    const text = opened ? _('Connection to the server was lost.') : _('Could not connect to the server.');
+    showBanner(ev.reason ? `${text} (${ev.reason})` : text, _('Rejoin'), () => location.reload());
     teardownMedia(false);
   });
 
@@ -466,13 +480,13 @@ function handleMessage(msg) {
 function onServerError(msg) {
   console.warn('server error', msg);
   const text = msg.message || msg.code || 'error';
-  toast(t('serverError', { message: text }), 'error', 7000);
+  toast(format(_('Server: {message}'), { message: text }), 'error', 7000);
   if (!state.joined && msg.request === 'join') {
     // The join was refused: nothing else will happen on this connection.
     state.ended = true;
     teardownMedia(true);
     if (state.ws) state.ws.close(1000);
-    showEnded(t('lostTitle'), text);
+    showEnded(_('Disconnected'), text);
   }
 }
 
@@ -498,7 +512,7 @@ function onJoined(msg) {
     else if (s === 'disconnected') setConnState('reconnecting');
     else if (s === 'failed') {
       setConnState('lost');
-      showBanner(t('mediaFailed'), t('rejoinButton'), () => location.reload());
+      showBanner(_('Media connection failed. Try rejoining.'), _('Rejoin'), () => location.reload());
     }
   });
   pc.addEventListener('datachannel', (e) => {
@@ -542,7 +556,7 @@ async function onOffer(msg) {
 
 function onNegotiationError(e) {
   console.error('negotiation failed', e);
-  toast(t('serverError', { message: String(e && e.message || e) }), 'error', 8000);
+  toast(format(_('Server: {message}'), { message: String(e && e.message || e) }), 'error', 8000);
 }
 
 async function onRemoteIce(msg) {
@@ -572,13 +586,13 @@ function attachRemoteTracks() {
 function upsertParticipant(p, announce, quiet = false) {
   if (!p || !p.id || p.id === state.myId) return;
   const isNew = !state.participants.has(p.id);
-  const entry = { id: p.id, name: p.name || t('unknownName'), audio: !!p.audio, video: !!p.video };
+  const entry = { id: p.id, name: p.name || _('Guest'), audio: !!p.audio, video: !!p.video };
   state.participants.set(p.id, entry);
   if (isNew) createRemoteTile(entry);
   updateRemoteTile(p.id);
   renderParticipantList();
   layoutGrid();
-  if (isNew && announce && !quiet) toast(t('joinedToast', { name: entry.name }), 'info', 3000);
+  if (isNew && announce && !quiet) toast(format(_('{name} joined'), { name: entry.name }), 'info', 3000);
 }
 
 function removeParticipant(id, reason) {
@@ -592,7 +606,7 @@ function removeParticipant(id, reason) {
   }
   renderParticipantList();
   layoutGrid();
-  if (p) toast(t('leftToast', { name: p.name }), 'info', 3000);
+  if (p) toast(format(_('{name} left'), { name: p.name }), 'info', 3000);
   console.info('participant left', id, reason);
 }
 
@@ -622,7 +636,7 @@ function updateSelfTile() {
   const tile = state.tiles.get('self');
   if (!tile) return;
   const m = localMediaState();
-  tile.querySelector('.name').textContent = t('youSuffix', { name: state.name });
+  tile.querySelector('.name').textContent = format(_('{name} (you)'), { name: state.name });
   setAvatar(tile, state.name);
   tile.classList.toggle('camera-off', !m.video);
   tile.classList.toggle('mic-off', !m.audio);
@@ -666,7 +680,7 @@ function updateRemoteTile(id) {
   setAvatar(tile, p.name);
   tile.classList.toggle('camera-off', !p.video);
   tile.classList.toggle('mic-off', !p.audio);
-  tile.querySelector('.mic-state').title = p.audio ? '' : t('muted');
+  tile.querySelector('.mic-state').title = p.audio ? '' : _('Muted');
 
   const tracks = state.remoteTracks.get(id) || { audio: null, video: null };
   const video = tile.querySelector('video');
@@ -756,16 +770,16 @@ function renderParticipantList() {
     av.style.setProperty('--hue', hueFor(p.name));
     const name = document.createElement('span');
     name.className = 'pname';
-    name.textContent = p.self ? t('youSuffix', { name: p.name }) : p.name;
+    name.textContent = p.self ? format(_('{name} (you)'), { name: p.name }) : p.name;
     const icons = document.createElement('span');
     icons.className = 'picons';
     const mic = document.createElement('span');
     mic.className = `icon ${p.audio ? '' : 'off'}`;
-    mic.title = p.audio ? '' : t('muted');
+    mic.title = p.audio ? '' : _('Muted');
     setIcon(mic, p.audio ? 'mic' : 'mic-off');
     const cam = document.createElement('span');
     cam.className = `icon ${p.video ? '' : 'off'}`;
-    cam.title = p.video ? '' : t('cameraOff');
+    cam.title = p.video ? '' : _('Camera off');
     setIcon(cam, p.video ? 'cam' : 'cam-off');
     icons.append(mic, cam);
     li.append(av, name, icons);
@@ -805,19 +819,19 @@ function updateControls() {
   mic.classList.toggle('off', !m.audio);
   mic.setAttribute('aria-pressed', String(!m.audio));
   setIcon(mic.querySelector('.icon'), m.audio ? 'mic' : 'mic-off');
-  mic.querySelector('.control-label').textContent = !hasMic ? t('micNone') : m.audio ? t('micOn') : t('micOff');
+  mic.querySelector('.control-label').textContent = !hasMic ? _('No mic') : m.audio ? _('Mute') : _('Unmute');
   mic.title = mic.querySelector('.control-label').textContent;
   cam.classList.toggle('off', !m.video);
   cam.setAttribute('aria-pressed', String(!m.video));
   setIcon(cam.querySelector('.icon'), m.video ? 'cam' : 'cam-off');
-  cam.querySelector('.control-label').textContent = !hasCam ? t('camNone') : m.video ? t('camOn') : t('camOff');
+  cam.querySelector('.control-label').textContent = !hasCam ? _('No camera') : m.video ? _('Stop video') : _('Start video');
   cam.title = cam.querySelector('.control-label').textContent;
 }
 
 function setConnState(s) {
   const el = $('conn-state');
   el.dataset.state = s;
-  const text = { connecting: t('connecting'), reconnecting: t('reconnecting'), connected: t('connected'), lost: t('wsLost') }[s] || '';
+  const text = { connecting: _('Connecting…'), reconnecting: _('Connection unstable…'), connected: _('Connected'), lost: _('Connection to the server was lost.') }[s] || '';
   el.textContent = s === 'lost' ? '' : text;
   el.hidden = s === 'connected' || s === 'lost';
   document.body.dataset.connection = s;
@@ -861,7 +875,7 @@ function leave() {
   // The server closes after `leave`; close ourselves too if it does not.
   setTimeout(() => { if (ws && ws.readyState !== WebSocket.CLOSED) ws.close(1000); }, 1000);
   teardownMedia(true);
-  showEnded(t('leftTitle'), t('leftDetail', { room: state.room }));
+  showEnded(_('You left the meeting'), format(_('Room “{room}”'), { room: state.room }));
 }
 
 function teardownMedia(stopLocal) {
@@ -889,9 +903,9 @@ async function copyLink() {
   const url = inviteUrl();
   try {
     await navigator.clipboard.writeText(url);
-    toast(t('linkCopied'), 'info', 2500);
+    toast(_('Invitation link copied'), 'info', 2500);
   } catch {
-    toast(t('linkCopyFailed', { url }), 'info', 10000);
+    toast(format(_('Copy this link: {url}'), { url }), 'info', 10000);
   }
 }
 
@@ -911,7 +925,7 @@ function setupChat(channel) {
     let msg;
     try { msg = JSON.parse(e.data); } catch { return; }
     if (msg.type === 'chat') addChatMessage(msg);
-    else if (msg.type === 'error') toast(t('serverError', { message: msg.message || msg.code }), 'error');
+    else if (msg.type === 'error') toast(format(_('Server: {message}'), { message: msg.message || msg.code }), 'error');
   });
   if (channel.readyState === 'open') enable(true);
 }
@@ -927,7 +941,7 @@ function addChatMessage(msg) {
   head.className = 'chat-head';
   const who = document.createElement('span');
   who.className = 'chat-name';
-  who.textContent = mine ? t('you') : (msg.name || t('unknownName'));
+  who.textContent = mine ? _('You') : (msg.name || _('Guest'));
   const when = document.createElement('time');
   when.className = 'chat-time';
   const d = msg.time ? new Date(msg.time) : new Date();
@@ -961,7 +975,7 @@ function updateChatBadge() {
 function sendChat(text) {
   const v = text.trim();
   if (!v) return false;
-  if (!state.chat || state.chat.readyState !== 'open') { toast(t('chatUnavailable'), 'warn'); return false; }
+  if (!state.chat || state.chat.readyState !== 'open') { toast(_('Chat is not connected yet.'), 'warn'); return false; }
   state.chat.send(JSON.stringify({ type: 'chat', text: [...v].slice(0, 2000).join('') }));
   return true;
 }
@@ -969,7 +983,8 @@ function sendChat(text) {
 // ---------------------------------------------------------------------------
 // Wiring
 // ---------------------------------------------------------------------------
-function init() {
+async function init() {
+  await loadTranslations();
   applyStrings();
   $('mic-button').addEventListener('click', toggleMic);
   $('cam-button').addEventListener('click', toggleCamera);

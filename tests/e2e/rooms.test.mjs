@@ -257,7 +257,7 @@ after(async () => {
 });
 
 async function openPage(person, room) {
-  const context = await browser.newContext({ viewport: person.viewport, permissions: ['camera', 'microphone'] });
+  const context = await browser.newContext({ viewport: person.viewport, permissions: ['camera', 'microphone'], locale: person.locale });
   const page = await context.newPage();
   const logs = [];
   consoleLogs.set(person.name, logs);
@@ -325,10 +325,45 @@ step('the landing page asks for room and name', async () => {
   await page.waitForSelector('#landing:not([hidden])');
   assert.equal(await page.inputValue('#room-input'), ROOM, 'room prefilled from ?room=');
   assert.equal(await page.inputValue('#name-input'), '');
+  assert.equal(await page.textContent('#join-button'), 'Join', 'English without a catalogue');
   await page.click('#join-button');
   assert.ok(await page.isVisible('#form-error'), 'empty name refused');
   await page.screenshot({ path: path.join(ARTIFACTS, 'landing.png') });
   await context.close();
+});
+
+// The web client's text comes from po/ja.po through /i18n/ja.json.
+step('a Japanese browser gets the Japanese web client', async () => {
+  const catalogue = await (await fetch(`${base}/i18n/ja.json`)).json();
+  assert.equal(catalogue.language, 'ja');
+  const ja = (msgid) => {
+    assert.ok(catalogue.messages[msgid], `ja.json translates ${JSON.stringify(msgid)}`);
+    return catalogue.messages[msgid];
+  };
+
+  const context = await browser.newContext({ viewport: { width: 1024, height: 640 }, locale: 'ja-JP' });
+  const page = await context.newPage();
+  await page.goto(`${base}/?room=${encodeURIComponent(ROOM)}`);
+  await page.waitForSelector('#landing:not([hidden])');
+  assert.equal(await page.getAttribute('html', 'lang'), 'ja');
+  assert.equal(await page.textContent('#join-button'), ja('Join'));
+  assert.equal(await page.textContent('#join-form .field:first-of-type span'), ja('Room'));
+  assert.equal(await page.getAttribute('#name-input', 'placeholder'), ja('How others see you'));
+  await page.click('#join-button');
+  assert.equal(await page.textContent('#form-error'), ja('Please enter your name.'));
+  await page.screenshot({ path: path.join(ARTIFACTS, 'landing-ja.png') });
+  await context.close();
+
+  const J = await openPage({ name: '太郎', color: '#e00000', freq: 440, viewport: { width: 1024, height: 640 }, locale: 'ja-JP' }, '日本語の会議');
+  await J.page.waitForSelector('#meeting:not([hidden])');
+  await waitFor('the Japanese page joined', () => J.page.evaluate(() => !!(window.kaigi && window.kaigi.myId)));
+  assert.equal(await J.page.textContent('#leave-button .control-label'), ja('Leave'));
+  assert.equal(await J.page.textContent('#people-button .control-label'), ja('People'));
+  assert.equal(await J.page.textContent('.tile.self .name'), ja('{name} (you)').replace('{name}', '太郎'));
+  await waitFor('the alone hint in Japanese', async () => (await J.page.isVisible('#alone-hint'))
+    && (await J.page.textContent('#alone-hint strong')) === ja('Waiting for others to join'));
+  await J.page.screenshot({ path: path.join(ARTIFACTS, 'meeting-ja.png') });
+  await J.context.close();
 });
 
 step('three pages join 会議室-テスト by link', async () => {
