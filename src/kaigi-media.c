@@ -645,7 +645,7 @@ kaigi_media_make_placeholder_bin (guint32       argb,
     "videotestsrc name=source is-live=true pattern=solid-color foreground-color=%u "
     "! video/x-raw,format=I420,width=320,height=180,framerate=5/1 "
     "! textoverlay name=label valignment=center halignment=center "
-    "  font-desc=\"Sans Bold 18\" wait-text=false",
+    "  font-desc=\"Sans Bold 30\" wait-text=false",
     argb);
 
   bin = gst_parse_bin_from_description_full (description, TRUE, NULL,

@@ -156,6 +156,7 @@ typedef struct
 {
   GArray *video_pts;      /* GstClockTime */
   GArray *main_colour;    /* guint32, the colour at the centre of the main tile */
+  GArray *first_colour;   /* guint32, the centre of the first filmstrip tile of two */
   GArray *audio_pts;      /* GstClockTime */
   GArray *audio_end;      /* GstClockTime */
 } Decoded;
@@ -165,14 +166,24 @@ decoded_clear (Decoded *d)
 {
   g_clear_pointer (&d->video_pts, g_array_unref);
   g_clear_pointer (&d->main_colour, g_array_unref);
+  g_clear_pointer (&d->first_colour, g_array_unref);
   g_clear_pointer (&d->audio_pts, g_array_unref);
   g_clear_pointer (&d->audio_end, g_array_unref);
 }
 
 /* The main tile of a 640×360 composite with a filmstrip is 512×288 at
- * (64, 0): its centre, in the 160×90 analysis picture, is (80, 36). */
+ * (64, 0): its centre, in the 160×90 analysis picture, is (80, 36). With
+ * two filmstrip tiles of 128×72 from x = 192, the first one's centre is
+ * at (256, 324), (64, 81) in the analysis picture. */
+#define MAIN_X 80
+#define MAIN_Y 36
+#define FIRST_X 64
+#define FIRST_Y 81
+
 static guint32
-sample_colour (GstSample *sample)
+sample_colour (GstSample *sample,
+               int        cx,
+               int        cy)
 {
   GstBuffer *buffer = gst_sample_get_buffer (sample);
   GstVideoInfo info;
@@ -183,8 +194,8 @@ sample_colour (GstSample *sample)
   gst_video_info_from_caps (&info, gst_sample_get_caps (sample));
   if (!gst_video_frame_map (&frame, &info, buffer, GST_MAP_READ))
     return 0;
-  for (y = 28; y < 44; y++)
-    for (x = 70; x < 90; x++)
+  for (y = cy - 4; y < cy + 4; y++)
+    for (x = cx - 6; x < cx + 6; x++)
       {
         const guint8 *p = (const guint8 *) GST_VIDEO_FRAME_PLANE_DATA (&frame, 0) +
                           y * GST_VIDEO_FRAME_PLANE_STRIDE (&frame, 0) + x * 3;
@@ -227,6 +238,7 @@ decode_file (const char  *path,
 
   d->video_pts = g_array_new (FALSE, FALSE, sizeof (GstClockTime));
   d->main_colour = g_array_new (FALSE, FALSE, sizeof (guint32));
+  d->first_colour = g_array_new (FALSE, FALSE, sizeof (guint32));
   d->audio_pts = g_array_new (FALSE, FALSE, sizeof (GstClockTime));
   d->audio_end = g_array_new (FALSE, FALSE, sizeof (GstClockTime));
 
@@ -242,10 +254,12 @@ decode_file (const char  *path,
           else
             {
               GstClockTime pts = GST_BUFFER_PTS (gst_sample_get_buffer (sample));
-              guint32 colour = sample_colour (sample);
+              guint32 colour = sample_colour (sample, MAIN_X, MAIN_Y);
+              guint32 first = sample_colour (sample, FIRST_X, FIRST_Y);
 
               g_array_append_val (d->video_pts, pts);
               g_array_append_val (d->main_colour, colour);
+              g_array_append_val (d->first_colour, first);
             }
         }
       if (!audio_done)
@@ -276,14 +290,17 @@ decode_file (const char  *path,
   return TRUE;
 }
 
-/* The colour most frames of the main tile show between @from and @to
- * (ms into the file) */
+/* The colour most frames show between @from and @to (ms into the file),
+ * in the main tile or (@first) the first filmstrip tile; 0 for none of
+ * red, green and blue */
 static guint32
-main_colour_between (const Decoded *d,
-                     guint          from_ms,
-                     guint          to_ms,
-                     guint         *n_frames)
+colour_between (const Decoded *d,
+                gboolean       first_tile,
+                guint          from_ms,
+                guint          to_ms,
+                guint         *n_frames)
 {
+  GArray *samples = first_tile ? d->first_colour : d->main_colour;
   const guint32 colours[] = { RED, GREEN, BLUE };
   guint votes[G_N_ELEMENTS (colours)] = { 0 };
   GstClockTime first = g_array_index (d->video_pts, GstClockTime, 0);
@@ -297,7 +314,7 @@ main_colour_between (const Decoded *d,
         continue;
       n++;
       for (c = 0; c < G_N_ELEMENTS (colours); c++)
-        if (kaigi_test_colour_near (g_array_index (d->main_colour, guint32, i), colours[c], COLOUR_TOLERANCE))
+        if (kaigi_test_colour_near (g_array_index (samples, guint32, i), colours[c], COLOUR_TOLERANCE))
           votes[c]++;
     }
   for (c = 1; c < G_N_ELEMENTS (colours); c++)
@@ -447,11 +464,11 @@ test_speaker_layout (Fixture       *f,
   /* What it shows: A, then B, then the pinned C, in the largest tile */
   if (!decode_file (path, &decoded, &error))
     g_error ("%s", error->message);
-  g_assert_cmpuint (main_colour_between (&decoded, 1000, 3500, &n), ==, RED);
+  g_assert_cmpuint (colour_between (&decoded, FALSE, 1000, 3500, &n), ==, RED);
   g_assert_cmpuint (n, >, 30);
-  g_assert_cmpuint (main_colour_between (&decoded, 6200, 7800, &n), ==, GREEN);
+  g_assert_cmpuint (colour_between (&decoded, FALSE, 6200, 7800, &n), ==, GREEN);
   g_assert_cmpuint (n, >, 30);
-  g_assert_cmpuint (main_colour_between (&decoded, 9000, 10500, &n), ==, BLUE);
+  g_assert_cmpuint (colour_between (&decoded, FALSE, 9000, 10500, &n), ==, BLUE);
   g_assert_cmpuint (n, >, 30);
 
   /* Continuous: no gap over 100 ms in either track */
@@ -493,6 +510,148 @@ test_speaker_layout (Fixture       *f,
   }
 }
 
+/* The offset (ms) of the first sidecar event of @type for @participant
+ * after @after_ms, or -1 */
+static gint64
+event_offset (JsonObject *sidecar,
+              const char *type,
+              const char *participant,
+              gint64      after_ms)
+{
+  JsonArray *events = json_object_get_array_member (sidecar, "events");
+  guint i;
+
+  for (i = 0; i < json_array_get_length (events); i++)
+    {
+      JsonObject *event = json_array_get_object_element (events, i);
+      gint64 offset = json_object_get_int_member (event, "offset_ms");
+
+      if (offset >= after_ms && g_str_equal (json_object_get_string_member (event, "type"), type) &&
+          g_strcmp0 (json_object_get_string_member_with_default (event, "participant", NULL), participant) == 0)
+        return offset;
+    }
+  return -1;
+}
+
+static gboolean
+recording_listed (Fixture    *f,
+                  const char *file)
+{
+  g_autoptr(JsonNode) list = kaigi_test_http_request_json (f->port, "GET", "/api/recordings", NULL, NULL, NULL);
+  JsonArray *recordings;
+  guint i;
+
+  if (node_object (list) == NULL)
+    return FALSE;
+  recordings = json_object_get_array_member (node_object (list), "recordings");
+  for (i = 0; i < json_array_get_length (recordings); i++)
+    if (g_str_equal (json_object_get_string_member (json_array_get_object_element (recordings, i), "file"), file))
+      return TRUE;
+  return FALSE;
+}
+
+static char *
+recording_file_from_message (KaigiTestClient *client)
+{
+  g_autofree char *json = kaigi_test_client_dup_last_message (client, "recording");
+  g_autoptr(JsonParser) parser = json_parser_new ();
+  JsonObject *object;
+
+  if (json == NULL || !json_parser_load_from_data (parser, json, -1, NULL))
+    return NULL;
+  object = node_object (json_parser_get_root (parser));
+  if (object == NULL || json_object_get_null_member (object, "recording"))
+    return NULL;
+  return g_strdup (json_object_get_string_member (json_object_get_object_member (object, "recording"), "file"));
+}
+
+/* Started and stopped over the signaling protocol; someone joins, someone
+ * turns the camera off and on, someone leaves: the file runs on without a
+ * gap, the camera-off participant is a placeholder tile, and the sidecar
+ * has it all */
+static void
+test_join_leave_mute (Fixture       *f,
+                      gconstpointer  data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(JsonParser) sidecar = json_parser_new ();
+  g_autofree char *file = NULL;
+  g_autofree char *path = NULL;
+  g_autofree char *sidecar_path = NULL;
+  Decoded decoded = { 0 };
+  KaigiTestClient *a, *b, *c;
+  JsonObject *timeline;
+  gint64 off, on, joined, left;
+  guint n;
+
+  a = add_client (f, "live", "Aiko", RED);
+  b = add_client (f, "live", "Ben", GREEN);
+  kaigi_test_client_set_tone_volume (a, LOUD);
+  KAIGI_TEST_WAIT_UNTIL (all_receive_all (f), MEDIA_TIMEOUT_MS);
+
+  kaigi_test_client_send_text (a, "{\"type\":\"recording-start\"}");
+  KAIGI_TEST_WAIT_UNTIL ((file = recording_file_from_message (b)) != NULL, SIGNAL_TIMEOUT_MS);
+  kaigi_test_client_send_text (b, "{\"type\":\"recording-start\"}");
+  KAIGI_TEST_WAIT_UNTIL (kaigi_test_client_count_errors (b, "already-recording") == 1, SIGNAL_TIMEOUT_MS);
+  run_for (2000);
+
+  /* A late joiner is told, and gets a tile */
+  c = add_client (f, "live", "Chen", BLUE);
+  KAIGI_TEST_WAIT_UNTIL (kaigi_test_client_count_messages (c, "recording") == 1, SIGNAL_TIMEOUT_MS);
+  KAIGI_TEST_WAIT_UNTIL (all_receive_all (f), MEDIA_TIMEOUT_MS);
+  run_for (1500);
+
+  kaigi_test_client_send_media (b, TRUE, FALSE);
+  run_for (2500);
+  kaigi_test_client_send_media (b, TRUE, TRUE);
+  run_for (2500);
+  kaigi_test_client_leave (c);
+  run_for (2000);
+
+  kaigi_test_client_send_text (a, "{\"type\":\"recording-stop\"}");
+  KAIGI_TEST_WAIT_UNTIL (recording_file_from_message (b) == NULL, SIGNAL_TIMEOUT_MS);
+  kaigi_test_client_send_text (b, "{\"type\":\"recording-stop\"}");
+  KAIGI_TEST_WAIT_UNTIL (kaigi_test_client_count_errors (b, "not-recording") == 1, SIGNAL_TIMEOUT_MS);
+  /* Not inside a wait: the HTTP helper waits on its own */
+  for (n = 0; n < 75 && !recording_listed (f, file); n++)
+    run_for (200);
+  g_assert_true (recording_listed (f, file));
+
+  path = g_build_filename (f->recordings_dir, file, NULL);
+  sidecar_path = g_strconcat (path, ".json", NULL);
+  g_assert_true (json_parser_load_from_file (sidecar, sidecar_path, &error));
+  timeline = node_object (json_parser_get_root (sidecar));
+  joined = event_offset (timeline, "join", kaigi_test_client_get_id (c), 0);
+  off = event_offset (timeline, "media", kaigi_test_client_get_id (b), 0);
+  on = event_offset (timeline, "media", kaigi_test_client_get_id (b), off + 1);
+  left = event_offset (timeline, "leave", kaigi_test_client_get_id (c), 0);
+  g_test_message ("C joined at %" G_GINT64_FORMAT " ms, B's camera off at %" G_GINT64_FORMAT
+                  " and on at %" G_GINT64_FORMAT " ms, C left at %" G_GINT64_FORMAT " ms",
+                  joined, off, on, left);
+  g_assert_cmpint (joined, >, 1500);
+  g_assert_cmpint (off, >, joined);
+  g_assert_cmpint (on, >, off + 2000);
+  g_assert_cmpint (left, >, on);
+
+  if (!decode_file (path, &decoded, &error))
+    g_error ("%s", error->message);
+
+  /* A speaks throughout: always the main tile */
+  g_assert_cmpuint (colour_between (&decoded, FALSE, 500, (guint) left + 1500, &n), ==, RED);
+  /* B, the first filmstrip tile while C is there: its picture, then its
+   * placeholder (no colour of a picture), then its picture again */
+  g_assert_cmpuint (colour_between (&decoded, TRUE, (guint) off - 1000, (guint) off - 100, &n), ==, GREEN);
+  g_assert_cmpuint (n, >, 10);
+  g_assert_cmpuint (colour_between (&decoded, TRUE, (guint) off + 300, (guint) on - 100, &n), ==, 0);
+  g_assert_cmpuint (n, >, 30);
+  g_assert_cmpuint (colour_between (&decoded, TRUE, (guint) on + 1000, (guint) left - 100, &n), ==, GREEN);
+
+  /* Continuous through it all */
+  g_assert_cmpuint (largest_gap (decoded.video_pts, NULL), <=, 100 * GST_MSECOND);
+  g_assert_cmpuint (largest_gap (decoded.audio_pts, decoded.audio_end), <=, 100 * GST_MSECOND);
+  decoded_clear (&decoded);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -509,6 +668,8 @@ main (int   argc,
     }
 
   g_test_add ("/recording/speaker-layout", Fixture, NULL, fixture_setup, test_speaker_layout,
+              fixture_teardown);
+  g_test_add ("/recording/join-leave-mute", Fixture, NULL, fixture_setup, test_join_leave_mute,
               fixture_teardown);
   return g_test_run ();
 }
