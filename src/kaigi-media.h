@@ -30,6 +30,22 @@ G_BEGIN_DECLS
 #define KAIGI_MEDIA_MIX_LATENCY (150 * GST_MSECOND)
 
 /**
+ * KAIGI_MEDIA_CRASH_SAFE_DURATION:
+ *
+ * How much of a recording (ns) survives a crash: the room reserved at the
+ * start of each file for its index (about 8 MB per hour at 30 fps).
+ */
+#define KAIGI_MEDIA_CRASH_SAFE_DURATION (3 * 3600 * GST_SECOND)
+
+/**
+ * KAIGI_MEDIA_INDEX_UPDATE_PERIOD:
+ *
+ * How often (ns) a recording's index is rewritten in place: at most this
+ * much is lost to a crash.
+ */
+#define KAIGI_MEDIA_INDEX_UPDATE_PERIOD (GST_SECOND)
+
+/**
  * KaigiTrackKind:
  * @KAIGI_TRACK_AUDIO: an audio track
  * @KAIGI_TRACK_VIDEO: a video track

@@ -238,3 +238,109 @@ kaigi_test_colour_near (guint32 a,
     }
   return TRUE;
 }
+
+static void
+on_ready_line (GObject      *source,
+               GAsyncResult *result,
+               gpointer      user_data)
+{
+  char **line = user_data;
+
+  *line = g_data_input_stream_read_line_finish_utf8 (G_DATA_INPUT_STREAM (source), result, NULL, NULL);
+  if (*line == NULL)
+    *line = g_strdup ("");
+}
+
+/**
+ * kaigi_test_spawn_server:
+ * @extra: (array zero-terminated=1) (nullable): more options for `kaigi`
+ * @port: (out): the port it listens on
+ * @error: return location for an error
+ *
+ * Runs the `kaigi` binary named by $KAIGI_BINARY on 127.0.0.1 and port 0
+ * with @extra options, and waits (iterating the thread-default main
+ * context, at most 10 s) for its "Kaigi listening on http://…:PORT/" line.
+ *
+ * Returns: (transfer full) (nullable): the running process
+ */
+GSubprocess *
+kaigi_test_spawn_server (const char * const  *extra,
+                         guint               *port,
+                         GError             **error)
+{
+  g_autoptr(GStrvBuilder) builder = g_strv_builder_new ();
+  g_auto(GStrv) argv = NULL;
+  g_autoptr(GSubprocess) process = NULL;
+  g_autoptr(GDataInputStream) lines = NULL;
+  g_autofree char *line = NULL;
+  const char *binary = g_getenv ("KAIGI_BINARY");
+  const char *colon;
+  KaigiTestWait wait;
+
+  if (binary == NULL)
+    {
+      g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND, "KAIGI_BINARY is not set");
+      return NULL;
+    }
+
+  g_strv_builder_add_many (builder, binary, "--address", "127.0.0.1", "--port", "0", NULL);
+  if (extra)
+    g_strv_builder_addv (builder, (const char **) extra);
+  argv = g_strv_builder_end (builder);
+
+  process = g_subprocess_newv ((const char * const *) argv, G_SUBPROCESS_FLAGS_STDOUT_PIPE, error);
+  if (process == NULL)
+    return NULL;
+
+  lines = g_data_input_stream_new (g_subprocess_get_stdout_pipe (process));
+  g_data_input_stream_read_line_async (lines, G_PRIORITY_DEFAULT, NULL, on_ready_line, &line);
+  kaigi_test_wait_begin (&wait, 10000);
+  while (line == NULL && kaigi_test_wait_iterate (&wait))
+    ;
+  kaigi_test_wait_end (&wait);
+
+  if (line == NULL || !g_str_has_prefix (line, "Kaigi listening on http://127.0.0.1:") ||
+      (colon = strrchr (line, ':')) == NULL || (*port = (guint) g_ascii_strtoull (colon + 1, NULL, 10)) == 0)
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED, "kaigi did not start: “%s”", line ? line : "(nothing)");
+      g_subprocess_force_exit (process);
+      return NULL;
+    }
+
+  return g_steal_pointer (&process);
+}
+
+static void
+on_exited (GObject      *source,
+           GAsyncResult *result,
+           gpointer      user_data)
+{
+  gboolean *done = user_data;
+
+  g_subprocess_wait_finish (G_SUBPROCESS (source), result, NULL);
+  *done = TRUE;
+}
+
+/**
+ * kaigi_test_wait_process:
+ * @process: a child process
+ * @timeout_ms: how long to wait (ms)
+ *
+ * Waits for @process to end, iterating the thread-default main context.
+ *
+ * Returns: %TRUE if it ended in time
+ */
+gboolean
+kaigi_test_wait_process (GSubprocess *process,
+                         guint        timeout_ms)
+{
+  gboolean done = FALSE;
+  KaigiTestWait wait;
+
+  g_subprocess_wait_async (process, NULL, on_exited, &done);
+  kaigi_test_wait_begin (&wait, timeout_ms);
+  while (!done && kaigi_test_wait_iterate (&wait))
+    ;
+  kaigi_test_wait_end (&wait);
+  return done;
+}

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <glib.h>
+#include <gio/gio.h>
 #include <json-glib/json-glib.h>
 
 G_BEGIN_DECLS
@@ -82,6 +83,12 @@ JsonNode *kaigi_test_http_request_json (guint       port,
                                        const char  *body,
                                        guint       *status,
                                        GError     **error);
+
+GSubprocess *kaigi_test_spawn_server (const char * const  *extra,
+                                      guint               *port,
+                                      GError             **error);
+gboolean  kaigi_test_wait_process     (GSubprocess  *process,
+                                       guint         timeout_ms);
 
 gboolean  kaigi_test_colour_near      (guint32      a,
                                        guint32      b,

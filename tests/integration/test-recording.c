@@ -10,6 +10,7 @@
  * itself, decoded with GStreamer, and on its JSON sidecar.
  */
 
+#include <signal.h>
 #include <string.h>
 
 #include <glib/gstdio.h>
@@ -652,6 +653,182 @@ test_join_leave_mute (Fixture       *f,
   decoded_clear (&decoded);
 }
 
+/* A second fixture: the real `kaigi` binary as a child process, so that it
+ * can be killed */
+typedef struct
+{
+  GSubprocess *process;
+  guint port;
+  GPtrArray *clients;
+  char *recordings_dir;
+} ProcessFixture;
+
+static void
+process_fixture_setup (ProcessFixture *f,
+                       gconstpointer   data)
+{
+  g_autoptr(GError) error = NULL;
+
+  f->clients = g_ptr_array_new_with_free_func (g_object_unref);
+  f->recordings_dir = g_dir_make_tmp ("kaigi-recording-XXXXXX", &error);
+  g_assert_no_error (error);
+}
+
+static void
+process_fixture_teardown (ProcessFixture *f,
+                          gconstpointer   data)
+{
+  guint i;
+
+  for (i = 0; i < f->clients->len; i++)
+    kaigi_test_client_close (g_ptr_array_index (f->clients, i));
+  kaigi_test_iterate_pending ();
+  g_clear_pointer (&f->clients, g_ptr_array_unref);
+  if (f->process)
+    {
+      g_subprocess_force_exit (f->process);
+      kaigi_test_wait_process (f->process, 5000);
+    }
+  g_clear_object (&f->process);
+  if (g_getenv ("KAIGI_TEST_KEEP_RECORDINGS") == NULL)
+    remove_tree (f->recordings_dir);
+  g_free (f->recordings_dir);
+}
+
+static void
+start_process (ProcessFixture *f)
+{
+  g_autoptr(GError) error = NULL;
+  const char * const extra[] = {
+    "--recordings-dir", f->recordings_dir, NULL,
+  };
+
+  f->process = kaigi_test_spawn_server (extra, &f->port, &error);
+  g_assert_no_error (error);
+}
+
+/* Two participants, A speaking, recorded for @ms of wall time */
+static char *
+record_in_process (ProcessFixture *f,
+                   guint           ms)
+{
+  g_autoptr(JsonNode) started = NULL;
+  g_autoptr(GError) error = NULL;
+  KaigiTestClient *a, *b;
+  guint status;
+
+  a = kaigi_test_client_new (f->port, "crash", "Aiko", RED, TRUE, TRUE);
+  b = kaigi_test_client_new (f->port, "crash", "Ben", GREEN, TRUE, TRUE);
+  g_ptr_array_add (f->clients, a);
+  g_ptr_array_add (f->clients, b);
+  kaigi_test_client_set_tone_volume (a, LOUD);
+  kaigi_test_client_set_tone_volume (b, SILENT);
+  kaigi_test_client_connect (a);
+  kaigi_test_client_connect (b);
+  KAIGI_TEST_WAIT_UNTIL_ELSE (kaigi_test_client_get_video_frames (a, kaigi_test_client_get_id (b)) > 5 &&
+                              kaigi_test_client_get_video_frames (b, kaigi_test_client_get_id (a)) > 5,
+                              MEDIA_TIMEOUT_MS, g_error ("the participants do not see each other"));
+
+  started = kaigi_test_http_request_json (f->port, "POST", "/api/rooms/crash/recording", NULL, &status, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (status, ==, 201);
+  run_for (ms);
+  return g_strdup (json_object_get_string_member (node_object (started), "file"));
+}
+
+static GstClockTime
+span (GArray *pts)
+{
+  return g_array_index (pts, GstClockTime, pts->len - 1) - g_array_index (pts, GstClockTime, 0);
+}
+
+/* kill -9 in the middle of a recording: the .part plays, and holds all
+ * but at most the last 2 s; a new server lists it as recovered and
+ * serves it */
+static void
+test_kill (ProcessFixture *f,
+           gconstpointer   data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(JsonNode) list = NULL;
+  g_autofree char *file = NULL;
+  g_autofree char *part = NULL;
+  g_autofree char *path = NULL;
+  g_autofree char *part_name = NULL;
+  Decoded decoded = { 0 };
+  guint status, n;
+
+  start_process (f);
+  file = record_in_process (f, 6000);
+  g_subprocess_send_signal (f->process, SIGKILL);
+  g_assert_true (kaigi_test_wait_process (f->process, 5000));
+  g_clear_object (&f->process);
+
+  path = g_build_filename (f->recordings_dir, file, NULL);
+  part = g_strconcat (path, ".part", NULL);
+  g_assert_false (g_file_test (path, G_FILE_TEST_EXISTS));
+  g_assert_true (g_file_test (part, G_FILE_TEST_IS_REGULAR));
+
+  if (!decode_file (part, &decoded, &error))
+    g_error ("%s", error->message);
+  g_test_message ("the .part holds %" G_GUINT64_FORMAT " ms of video, %" G_GUINT64_FORMAT " ms of audio",
+                  span (decoded.video_pts) / GST_MSECOND, span (decoded.audio_pts) / GST_MSECOND);
+  g_assert_cmpuint (span (decoded.video_pts), >=, 4000 * GST_MSECOND);
+  g_assert_cmpuint (span (decoded.audio_pts), >=, 4000 * GST_MSECOND);
+  g_assert_cmpuint (colour_between (&decoded, FALSE, 500, 3000, &n), ==, RED);
+  decoded_clear (&decoded);
+
+  /* A new server finds it */
+  start_process (f);
+  list = kaigi_test_http_request_json (f->port, "GET", "/api/recordings", NULL, &status, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (status, ==, 200);
+  {
+    JsonArray *recordings = json_object_get_array_member (node_object (list), "recordings");
+    JsonObject *entry;
+
+    g_assert_cmpuint (json_array_get_length (recordings), ==, 1);
+    entry = json_array_get_object_element (recordings, 0);
+    part_name = g_strconcat (file, ".part", NULL);
+    g_assert_cmpstr (json_object_get_string_member (entry, "file"), ==, part_name);
+    g_assert_true (json_object_get_boolean_member (entry, "recovered"));
+    g_assert_cmpstr (json_object_get_string_member (entry, "room"), ==, "crash");
+  }
+}
+
+/* SIGTERM during a recording: it is finalized, a normal MP4 */
+static void
+test_sigterm (ProcessFixture *f,
+              gconstpointer   data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *file = NULL;
+  g_autofree char *path = NULL;
+  g_autofree char *part = NULL;
+  Decoded decoded = { 0 };
+  gint64 t_stop;
+
+  start_process (f);
+  file = record_in_process (f, 4000);
+  g_subprocess_send_signal (f->process, SIGTERM);
+  t_stop = g_get_monotonic_time ();
+  g_assert_true (kaigi_test_wait_process (f->process, 15000));
+  g_test_message ("kaigi exited %" G_GINT64_FORMAT " ms after SIGTERM", (g_get_monotonic_time () - t_stop) / 1000);
+  g_assert_true (g_subprocess_get_if_exited (f->process));
+  g_assert_cmpint (g_subprocess_get_exit_status (f->process), ==, 0);
+  g_clear_object (&f->process);
+
+  path = g_build_filename (f->recordings_dir, file, NULL);
+  part = g_strconcat (path, ".part", NULL);
+  g_assert_true (g_file_test (path, G_FILE_TEST_IS_REGULAR));
+  g_assert_false (g_file_test (part, G_FILE_TEST_EXISTS));
+  check_tracks (path);
+  if (!decode_file (path, &decoded, &error))
+    g_error ("%s", error->message);
+  g_assert_cmpuint (span (decoded.video_pts), >=, 3500 * GST_MSECOND);
+  decoded_clear (&decoded);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -671,5 +848,9 @@ main (int   argc,
               fixture_teardown);
   g_test_add ("/recording/join-leave-mute", Fixture, NULL, fixture_setup, test_join_leave_mute,
               fixture_teardown);
+  g_test_add ("/recording/kill-9", ProcessFixture, NULL, process_fixture_setup, test_kill,
+              process_fixture_teardown);
+  g_test_add ("/recording/sigterm", ProcessFixture, NULL, process_fixture_setup, test_sigterm,
+              process_fixture_teardown);
   return g_test_run ();
 }
