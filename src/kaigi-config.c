@@ -35,6 +35,7 @@ kaigi_config_new (void)
   config->recording_height = KAIGI_DEFAULT_RECORDING_HEIGHT;
   config->recording_framerate = KAIGI_DEFAULT_RECORDING_FRAMERATE;
   config->recording_bitrate_kbps = KAIGI_DEFAULT_RECORDING_BITRATE_KBPS;
+  config->recording_crash_safe_minutes = KAIGI_DEFAULT_RECORDING_CRASH_SAFE_MINUTES;
   config->speaker_lead_ms = KAIGI_DEFAULT_SPEAKER_LEAD_MS;
   config->speaker_hold_ms = KAIGI_DEFAULT_SPEAKER_HOLD_MS;
   return config;
@@ -128,6 +129,7 @@ static const KeySpec key_specs[] = {
   KEY ("recording", "framerate", KEY_UINT, recording_framerate, 1, 60),
   KEY ("recording", "video-bitrate", KEY_UINT, recording_bitrate_kbps, 100, 50000),
   KEY ("recording", "video-encoder", KEY_STRING, recording_encoder, 0, 0),
+  KEY ("recording", "crash-safe-minutes", KEY_UINT, recording_crash_safe_minutes, 1, 1440),
   KEY ("speaker", "lead-time", KEY_UINT, speaker_lead_ms, 0, 60000),
   KEY ("speaker", "hold-time", KEY_UINT, speaker_hold_ms, 0, 600000),
 };
@@ -239,7 +241,8 @@ check_consistency (KaigiConfig  *config,
  * address, port, recordings-dir, api-token, idle-timeout (s),
  * max-participants; [ice] stun-server, turn-server, min-port, max-port;
  * [media] jitterbuffer-latency (ms); [recording] width, height (pixels),
- * framerate (fps), video-bitrate (kbit/s), video-encoder; [speaker]
+ * framerate (fps), video-bitrate (kbit/s), video-encoder,
+ * crash-safe-minutes; [speaker]
  * lead-time, hold-time (ms). Unknown groups or keys are errors, so
  * that a typo never goes unnoticed.
  *

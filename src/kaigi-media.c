@@ -454,8 +454,8 @@ pick_aac_encoder (void)
  *   there: no gaps when everybody's camera is off;
  * - mp4mux "mux" in its robust recording mode (GstBaseQTMux
  *   `reserved-max-duration`, `reserved-moov-update-period`): the index
- *   (moov) has room reserved at the start of the file for
- *   %KAIGI_MEDIA_CRASH_SAFE_DURATION and is rewritten there every second,
+ *   (moov) has room reserved at the start of the file for the
+ *   configured crash-safe duration and is rewritten there every second,
  *   so a kill -9 leaves a normal, playable MP4 missing at most the last
  *   second, and a clean stop a normal MP4 with its index up front. (The
  *   `fragment-mode=first-moov-then-finalise` alternative was measured
@@ -525,7 +525,8 @@ kaigi_media_make_recorder_bin (const KaigiConfig  *config,
     (guint64) KAIGI_MEDIA_MIX_LATENCY, config->recording_width, config->recording_height, fps,
     (guint64) (2 * GST_SECOND), encoder, fps,
     (guint64) KAIGI_MEDIA_MIX_LATENCY, (guint64) (2 * GST_SECOND), aac,
-    (guint64) KAIGI_MEDIA_CRASH_SAFE_DURATION, (guint64) KAIGI_MEDIA_INDEX_UPDATE_PERIOD);
+    (guint64) config->recording_crash_safe_minutes * 60 * GST_SECOND,
+    (guint64) KAIGI_MEDIA_INDEX_UPDATE_PERIOD);
 
   bin = gst_parse_bin_from_description_full (description, FALSE, NULL,
                                              GST_PARSE_FLAG_FATAL_ERRORS, &parse_error);

@@ -30,14 +30,6 @@ G_BEGIN_DECLS
 #define KAIGI_MEDIA_MIX_LATENCY (150 * GST_MSECOND)
 
 /**
- * KAIGI_MEDIA_CRASH_SAFE_DURATION:
- *
- * How much of a recording (ns) survives a crash: the room reserved at the
- * start of each file for its index (about 8 MB per hour at 30 fps).
- */
-#define KAIGI_MEDIA_CRASH_SAFE_DURATION (3 * 3600 * GST_SECOND)
-
-/**
  * KAIGI_MEDIA_INDEX_UPDATE_PERIOD:
  *
  * How often (ns) a recording's index is rewritten in place: at most this

@@ -1128,7 +1128,22 @@ kaigi_recorder_handle_message (KaigiRecorder *self,
           }
         else
           {
-            fail (self, error);
+            /* GStreamer's message is generic ("Could not write to
+             * resource."); the last line of its debug text says what
+             * failed ("Error while writing to file …: File too large") */
+            const char *detail = debug ? strrchr (debug, '\n') : NULL;
+
+            if (detail)
+              {
+                g_autoptr(GError) detailed = g_error_new (error->domain, error->code, "%s (%s)",
+                                                          error->message, detail + 1);
+
+                fail (self, detailed);
+              }
+            else
+              {
+                fail (self, error);
+              }
           }
         return TRUE;
       }

@@ -257,9 +257,7 @@ on_ready_line (GObject      *source,
  * @port: (out): the port it listens on
  * @error: return location for an error
  *
- * Runs the `kaigi` binary named by $KAIGI_BINARY on 127.0.0.1 and port 0
- * with @extra options, and waits (iterating the thread-default main
- * context, at most 10 s) for its "Kaigi listening on http://…:PORT/" line.
+ * kaigi_test_spawn_server_full() with a default launcher.
  *
  * Returns: (transfer full) (nullable): the running process
  */
@@ -268,6 +266,30 @@ kaigi_test_spawn_server (const char * const  *extra,
                          guint               *port,
                          GError             **error)
 {
+  return kaigi_test_spawn_server_full (NULL, extra, port, error);
+}
+
+/**
+ * kaigi_test_spawn_server_full:
+ * @launcher: (nullable): a launcher (environment, child setup); its flags
+ *   get %G_SUBPROCESS_FLAGS_STDOUT_PIPE
+ * @extra: (array zero-terminated=1) (nullable): more options for `kaigi`
+ * @port: (out): the port it listens on
+ * @error: return location for an error
+ *
+ * Runs the `kaigi` binary named by $KAIGI_BINARY on 127.0.0.1 and port 0
+ * with @extra options, and waits (iterating the thread-default main
+ * context, at most 10 s) for its "Kaigi listening on http://…:PORT/" line.
+ *
+ * Returns: (transfer full) (nullable): the running process
+ */
+GSubprocess *
+kaigi_test_spawn_server_full (GSubprocessLauncher  *launcher,
+                              const char * const   *extra,
+                              guint                *port,
+                              GError              **error)
+{
+  g_autoptr(GSubprocessLauncher) own_launcher = NULL;
   g_autoptr(GStrvBuilder) builder = g_strv_builder_new ();
   g_auto(GStrv) argv = NULL;
   g_autoptr(GSubprocess) process = NULL;
@@ -288,7 +310,10 @@ kaigi_test_spawn_server (const char * const  *extra,
     g_strv_builder_addv (builder, (const char **) extra);
   argv = g_strv_builder_end (builder);
 
-  process = g_subprocess_newv ((const char * const *) argv, G_SUBPROCESS_FLAGS_STDOUT_PIPE, error);
+  if (launcher == NULL)
+    launcher = own_launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_NONE);
+  g_subprocess_launcher_set_flags (launcher, G_SUBPROCESS_FLAGS_STDOUT_PIPE);
+  process = g_subprocess_launcher_spawnv (launcher, (const char * const *) argv, error);
   if (process == NULL)
     return NULL;
 

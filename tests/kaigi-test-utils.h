@@ -87,6 +87,10 @@ JsonNode *kaigi_test_http_request_json (guint       port,
 GSubprocess *kaigi_test_spawn_server (const char * const  *extra,
                                       guint               *port,
                                       GError             **error);
+GSubprocess *kaigi_test_spawn_server_full (GSubprocessLauncher *launcher,
+                                           const char * const  *extra,
+                                           guint               *port,
+                                           GError             **error);
 gboolean  kaigi_test_wait_process     (GSubprocess  *process,
                                        guint         timeout_ms);
 

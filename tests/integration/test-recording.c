@@ -11,6 +11,7 @@
  */
 
 #include <signal.h>
+#include <sys/resource.h>
 #include <string.h>
 
 #include <glib/gstdio.h>
@@ -829,6 +830,124 @@ test_sigterm (ProcessFixture *f,
   decoded_clear (&decoded);
 }
 
+/* The recordings folder cannot be written: the start fails with a clear
+ * error, over REST and over signaling, and the room carries on */
+static void
+test_unwritable_folder (Fixture       *f,
+                        gconstpointer  data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(JsonNode) reply = NULL;
+  g_autoptr(KaigiConfig) config = kaigi_config_new ();
+  g_autoptr(KaigiServer) server = NULL;
+  g_autofree char *blocker = g_build_filename (f->recordings_dir, "not-a-folder", NULL);
+  KaigiTestClient *a, *b;
+  const char *message;
+  guint status, port;
+  guint64 frames;
+
+  /* A path under a regular file: no one, not even root, can create it */
+  g_assert_true (g_file_set_contents (blocker, "", 0, NULL));
+  g_free (config->address);
+  config->address = g_strdup ("127.0.0.1");
+  config->port = 0;
+  g_free (config->recordings_dir);
+  config->recordings_dir = g_build_filename (blocker, "recordings", NULL);
+  server = kaigi_server_new (config);
+  g_assert_true (kaigi_server_start (server, &error));
+  port = kaigi_server_get_port (server);
+
+  a = kaigi_test_client_new (port, "ro", "Aiko", RED, TRUE, TRUE);
+  b = kaigi_test_client_new (port, "ro", "Ben", GREEN, TRUE, TRUE);
+  g_ptr_array_add (f->clients, a);
+  g_ptr_array_add (f->clients, b);
+  kaigi_test_client_connect (a);
+  kaigi_test_client_connect (b);
+  KAIGI_TEST_WAIT_UNTIL (kaigi_test_client_get_video_frames (a, kaigi_test_client_get_id (b)) > 5, MEDIA_TIMEOUT_MS);
+
+  reply = kaigi_test_http_request_json (port, "POST", "/api/rooms/ro/recording", NULL, &status, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (status, ==, 500);
+  message = json_object_get_string_member (node_object (reply), "error");
+  g_test_message ("POST: %s", message);
+  g_assert_nonnull (strstr (message, config->recordings_dir));
+
+  kaigi_test_client_send_text (a, "{\"type\":\"recording-start\"}");
+  KAIGI_TEST_WAIT_UNTIL (kaigi_test_client_count_errors (a, "recording-failed") == 1, SIGNAL_TIMEOUT_MS);
+  g_assert_cmpuint (kaigi_test_client_count_messages (b, "recording"), ==, 0);
+
+  /* The room carries on */
+  frames = kaigi_test_client_get_video_frames (a, kaigi_test_client_get_id (b));
+  KAIGI_TEST_WAIT_UNTIL (kaigi_test_client_get_video_frames (a, kaigi_test_client_get_id (b)) > frames + 10,
+                         MEDIA_TIMEOUT_MS);
+
+  for (guint i = 0; i < f->clients->len; i++)
+    kaigi_test_client_close (g_ptr_array_index (f->clients, i));
+  kaigi_server_stop (server);
+  KAIGI_TEST_WAIT_UNTIL (kaigi_server_is_idle (server), 10000);
+}
+
+/* Ignore SIGXFSZ and limit file sizes: writes past the limit fail with
+ * EFBIG, as on a full disk */
+static void
+limit_file_size (gpointer user_data)
+{
+  struct rlimit limit = { 320 * 1024, 320 * 1024 };
+
+  signal (SIGXFSZ, SIG_IGN);
+  setrlimit (RLIMIT_FSIZE, &limit);
+}
+
+/* The disk fills up during a recording: it stops with an error to the
+ * room and the API, what was written stays, and the room carries on */
+static void
+test_disk_full (ProcessFixture *f,
+                gconstpointer   data)
+{
+  g_autoptr(GSubprocessLauncher) launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_NONE);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(JsonNode) room = NULL;
+  g_autoptr(JsonNode) list = NULL;
+  g_autofree char *config_path = g_build_filename (f->recordings_dir, "kaigi.conf", NULL);
+  g_autofree char *file = NULL;
+  g_autofree char *stopped = NULL;
+  const char * const extra[] = { "--config", config_path, "--recordings-dir", f->recordings_dir, NULL };
+  KaigiTestClient *a, *b;
+  guint status;
+  guint64 frames;
+
+  /* Little index space, so the 320 kB fill up with media in seconds */
+  g_assert_true (g_file_set_contents (config_path, "[recording]\ncrash-safe-minutes=1\n", -1, NULL));
+  g_subprocess_launcher_set_child_setup (launcher, limit_file_size, NULL, NULL);
+  f->process = kaigi_test_spawn_server_full (launcher, extra, &f->port, &error);
+  g_assert_no_error (error);
+
+  file = record_in_process (f, 0);
+  a = g_ptr_array_index (f->clients, 0);
+  b = g_ptr_array_index (f->clients, 1);
+
+  /* The test clients' plain colours compress well: about 20 kB/s */
+  KAIGI_TEST_WAIT_UNTIL (kaigi_test_client_count_messages (b, "recording") >= 2, 30000);
+  stopped = kaigi_test_client_dup_last_message (b, "recording");
+  g_test_message ("%s", stopped);
+  g_assert_nonnull (strstr (stopped, "\"recording\":null"));
+  g_assert_nonnull (strstr (stopped, "\"error\""));
+
+  room = kaigi_test_http_request_json (f->port, "GET", "/api/rooms/crash", NULL, &status, &error);
+  g_assert_no_error (error);
+  g_assert_true (json_object_get_null_member (node_object (room), "recording"));
+
+  /* What was written is kept and listed */
+  list = kaigi_test_http_request_json (f->port, "GET", "/api/recordings", NULL, &status, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (json_array_get_length (json_object_get_array_member (node_object (list), "recordings")), ==, 1);
+
+  /* The room carries on */
+  frames = kaigi_test_client_get_video_frames (a, kaigi_test_client_get_id (b));
+  KAIGI_TEST_WAIT_UNTIL (kaigi_test_client_get_video_frames (a, kaigi_test_client_get_id (b)) > frames + 10,
+                         MEDIA_TIMEOUT_MS);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -851,6 +970,10 @@ main (int   argc,
   g_test_add ("/recording/kill-9", ProcessFixture, NULL, process_fixture_setup, test_kill,
               process_fixture_teardown);
   g_test_add ("/recording/sigterm", ProcessFixture, NULL, process_fixture_setup, test_sigterm,
+              process_fixture_teardown);
+  g_test_add ("/recording/unwritable-folder", Fixture, NULL, fixture_setup, test_unwritable_folder,
+              fixture_teardown);
+  g_test_add ("/recording/disk-full", ProcessFixture, NULL, process_fixture_setup, test_disk_full,
               process_fixture_teardown);
   return g_test_run ();
 }
