@@ -3,6 +3,8 @@
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
 
+#include <string.h>
+
 #include <json-glib/json-glib.h>
 
 #include "kaigi-protocol.h"
@@ -40,6 +42,10 @@ static const Rejection rejections[] = {
   { "{\"type\":\"ice\",\"candidate\":\"c\",\"sdpMLineIndex\":70000}", KAIGI_PROTOCOL_ERROR_INVALID_FIELD },
   { "{\"type\":\"media\",\"audio\":true}", KAIGI_PROTOCOL_ERROR_MISSING_FIELD },
   { "{\"type\":\"media\",\"audio\":true,\"video\":null}", KAIGI_PROTOCOL_ERROR_INVALID_FIELD },
+  { "{\"type\":\"pin\"}", KAIGI_PROTOCOL_ERROR_MISSING_FIELD },
+  { "{\"type\":\"pin\",\"participant\":7}", KAIGI_PROTOCOL_ERROR_INVALID_FIELD },
+  { "{\"type\":\"pin\",\"participant\":[\"a\"]}", KAIGI_PROTOCOL_ERROR_INVALID_FIELD },
+  { "{\"type\":\"recording-begin\"}", KAIGI_PROTOCOL_ERROR_UNKNOWN_TYPE },
 };
 
 static void
@@ -248,6 +254,90 @@ test_error_codes (void)
   g_assert_cmpstr (kaigi_protocol_error_code_to_string (999), ==, "internal");
 }
 
+static void
+test_recording_messages (void)
+{
+  g_autoptr(KaigiMessage) start = parse_ok (KAIGI_CHANNEL_SIGNALING, "{\"type\":\"recording-start\"}");
+  g_autoptr(KaigiMessage) stop = parse_ok (KAIGI_CHANNEL_SIGNALING, "{\"type\":\"recording-stop\",\"extra\":1}");
+  g_autoptr(KaigiMessage) pin = parse_ok (KAIGI_CHANNEL_SIGNALING, "{\"type\":\"pin\",\"participant\":\"77b0e2d4\"}");
+  g_autoptr(KaigiMessage) unpin = parse_ok (KAIGI_CHANNEL_SIGNALING, "{\"type\":\"pin\",\"participant\":null}");
+  g_autoptr(GDateTime) started = g_date_time_new_utc (2026, 11, 23, 10, 15, 0.125);
+  KaigiRecordingInfo info = { "rec-id", "会議室-20261123-101500.mp4", started };
+  g_autofree char *recording = kaigi_protocol_build_recording (&info, NULL);
+  g_autofree char *stopped = kaigi_protocol_build_recording (NULL, "disk full");
+  g_autofree char *speaker = kaigi_protocol_build_speaker ("a1", NULL);
+  g_autofree char *finished = kaigi_protocol_build_recording_finished ("rec-id", "x.mp4", 61230);
+  g_autofree char *pin_id = NULL;
+  g_autoptr(GError) error = NULL;
+
+  g_assert_cmpint (start->type, ==, KAIGI_MSG_RECORDING_START);
+  g_assert_cmpint (stop->type, ==, KAIGI_MSG_RECORDING_STOP);
+  g_assert_cmpint (pin->type, ==, KAIGI_MSG_PIN);
+  g_assert_cmpstr (pin->participant, ==, "77b0e2d4");
+  g_assert_null (unpin->participant);
+
+  g_assert_cmpstr (recording, ==,
+                   "{\"type\":\"recording\",\"recording\":{\"id\":\"rec-id\","
+                   "\"file\":\"会議室-20261123-101500.mp4\",\"started\":\"2026-11-23T10:15:00.125Z\"}}");
+  g_assert_cmpstr (stopped, ==, "{\"type\":\"recording\",\"recording\":null,\"error\":\"disk full\"}");
+  g_assert_cmpstr (speaker, ==, "{\"type\":\"speaker\",\"speaker\":\"a1\",\"pinned\":null}");
+  g_assert_cmpstr (finished, ==, "{\"id\":\"rec-id\",\"file\":\"x.mp4\",\"duration_ms\":61230}");
+
+  g_assert_true (kaigi_protocol_parse_pin_request ("{\"participant\":\"b2\"}", strlen ("{\"participant\":\"b2\"}"), &pin_id, &error));
+  g_assert_cmpstr (pin_id, ==, "b2");
+  g_clear_pointer (&pin_id, g_free);
+  g_assert_false (kaigi_protocol_parse_pin_request ("{\"participant\":1}", strlen ("{\"participant\":1}"), &pin_id, &error));
+  g_assert_error (error, KAIGI_PROTOCOL_ERROR, KAIGI_PROTOCOL_ERROR_INVALID_FIELD);
+}
+
+static KaigiTimelineEvent *
+event (gint64      offset_ms,
+       const char *type,
+       const char *participant,
+       const char *name)
+{
+  KaigiTimelineEvent *e = g_new0 (KaigiTimelineEvent, 1);
+
+  e->offset_ms = offset_ms;
+  e->type = g_strdup (type);
+  e->participant = g_strdup (participant);
+  e->name = g_strdup (name);
+  return e;
+}
+
+static void
+test_timeline (void)
+{
+  g_autoptr(GPtrArray) events = g_ptr_array_new_with_free_func ((GDestroyNotify) kaigi_timeline_event_free);
+  g_autoptr(GDateTime) started = g_date_time_new_utc (2026, 11, 23, 10, 15, 0);
+  g_autoptr(JsonParser) parser = json_parser_new ();
+  g_autofree char *json = NULL;
+  g_autofree char *room = NULL;
+  g_autofree char *started_text = NULL;
+  JsonArray *turns;
+  gint64 duration;
+
+  g_ptr_array_add (events, event (10, "join", "a", "Aiko"));
+  g_ptr_array_add (events, event (100, "speaker", "a", "Aiko"));
+  g_ptr_array_add (events, event (4000, "speaker", "b", "Ben"));
+  g_ptr_array_add (events, event (6000, "speaker", NULL, NULL));
+  g_ptr_array_add (events, event (7000, "speaker", "a", "Aiko"));
+  json = kaigi_protocol_build_timeline ("r", "r.mp4", started, 9000, events);
+
+  g_assert_true (json_parser_load_from_data (parser, json, -1, NULL));
+  turns = json_object_get_array_member (json_node_get_object (json_parser_get_root (parser)), "speaker_turns");
+  /* a 100–4000, b 4000–6000, nobody, a 7000–9000 */
+  g_assert_cmpuint (json_array_get_length (turns), ==, 3);
+  g_assert_cmpint (json_object_get_int_member (json_array_get_object_element (turns, 1), "end_ms"), ==, 6000);
+  g_assert_cmpstr (json_object_get_string_member (json_array_get_object_element (turns, 2), "participant"), ==, "a");
+  g_assert_cmpint (json_object_get_int_member (json_array_get_object_element (turns, 2), "end_ms"), ==, 9000);
+
+  g_assert_true (kaigi_protocol_parse_timeline_summary (json, strlen (json), &room, &duration, &started_text, NULL));
+  g_assert_cmpstr (room, ==, "r");
+  g_assert_cmpint (duration, ==, 9000);
+  g_assert_cmpstr (started_text, ==, "2026-11-23T10:15:00.000Z");
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -262,6 +352,8 @@ main (int   argc,
   g_test_add_func ("/protocol/invalid-utf8", test_invalid_utf8);
   g_test_add_func ("/protocol/build", test_build);
   g_test_add_func ("/protocol/error-codes", test_error_codes);
+  g_test_add_func ("/protocol/recording-messages", test_recording_messages);
+  g_test_add_func ("/protocol/timeline", test_timeline);
 
   return g_test_run ();
 }
