@@ -72,6 +72,8 @@ struct _KaigiTestClient
   gboolean hold_offers;
   guint ping_interval_ms;
   double volume;
+  guint flash_period_ms;        /* 0: no flashes */
+  GstClockTime first_frame;     /* streaming threads, under @lock */
 
   SoupSession *session;
   GCancellable *cancellable;
@@ -993,6 +995,97 @@ write_audio_level (GstPad          *pad,
   return GST_PAD_PROBE_OK;
 }
 
+/* Flashes: white frames and a loud beep over the same FLASH_MS, every
+ * flash period, both starting at the running time of one video frame, so
+ * that a recording's A/V offset can be measured */
+#define FLASH_MS 200
+
+/* Streaming threads: the start of the flash at or before @t, or NONE */
+static GstClockTime
+flash_start (KaigiTestClient *self,
+             GstClockTime     t)
+{
+  GstClockTime first, period = self->flash_period_ms * GST_MSECOND;
+  GstClockTime start;
+  guint64 frames;
+
+  g_mutex_lock (&self->lock);
+  first = self->first_frame;
+  g_mutex_unlock (&self->lock);
+  if (!GST_CLOCK_TIME_IS_VALID (first) || t < first + period)
+    return GST_CLOCK_TIME_NONE;
+
+  /* Periods counted from the first frame; each flash starts on the first
+   * frame of its period (periods are whole numbers of frames) */
+  start = (t - first) / period * period;
+  frames = gst_util_uint64_scale_ceil (start, 15, GST_SECOND);
+  start = first + gst_util_uint64_scale (frames, GST_SECOND, 15);
+  return t >= start && t < start + FLASH_MS * GST_MSECOND ? start : GST_CLOCK_TIME_NONE;
+}
+
+static GstPadProbeReturn
+flash_video (GstPad          *pad,
+             GstPadProbeInfo *info,
+             gpointer         user_data)
+{
+  KaigiTestClient *self = user_data;
+  GstBuffer *buffer = GST_PAD_PROBE_INFO_BUFFER (info);
+  GstMapInfo map;
+  gsize luma;
+
+  g_mutex_lock (&self->lock);
+  if (!GST_CLOCK_TIME_IS_VALID (self->first_frame))
+    self->first_frame = GST_BUFFER_PTS (buffer);
+  g_mutex_unlock (&self->lock);
+
+  if (!GST_CLOCK_TIME_IS_VALID (flash_start (self, GST_BUFFER_PTS (buffer))))
+    return GST_PAD_PROBE_OK;
+
+  buffer = gst_buffer_make_writable (buffer);
+  GST_PAD_PROBE_INFO_DATA (info) = buffer;
+  /* I420 160×120: white is Y 255, U and V 128 */
+  luma = 160 * 120;
+  if (gst_buffer_map (buffer, &map, GST_MAP_WRITE))
+    {
+      memset (map.data, 255, MIN (luma, map.size));
+      if (map.size > luma)
+        memset (map.data + luma, 128, map.size - luma);
+      gst_buffer_unmap (buffer, &map);
+    }
+  return GST_PAD_PROBE_OK;
+}
+
+static GstPadProbeReturn
+flash_audio (GstPad          *pad,
+             GstPadProbeInfo *info,
+             gpointer         user_data)
+{
+  KaigiTestClient *self = user_data;
+  GstBuffer *buffer = gst_buffer_make_writable (GST_PAD_PROBE_INFO_BUFFER (info));
+  GstClockTime pts = GST_BUFFER_PTS (buffer);
+  GstMapInfo map;
+  gsize i, n;
+
+  GST_PAD_PROBE_INFO_DATA (info) = buffer;
+  if (!gst_buffer_map (buffer, &map, GST_MAP_WRITE))
+    return GST_PAD_PROBE_OK;
+
+  /* S16 mono 48 kHz: a 1 kHz beep on the flash's samples, silence elsewhere */
+  n = map.size / 2;
+  for (i = 0; i < n; i++)
+    {
+      GstClockTime t = pts + gst_util_uint64_scale (i, GST_SECOND, 48000);
+      GstClockTime start = flash_start (self, t);
+      gint16 *sample = (gint16 *) map.data + i;
+
+      *sample = GST_CLOCK_TIME_IS_VALID (start)
+                ? (gint16) (20000 * sin (2 * G_PI * 1000 * (double) (t - start) / GST_SECOND))
+                : 0;
+    }
+  gst_buffer_unmap (buffer, &map);
+  return GST_PAD_PROBE_OK;
+}
+
 static GstElement *
 make_source_branch (KaigiTestClient *self,
                     gboolean         is_video,
@@ -1005,7 +1098,7 @@ make_source_branch (KaigiTestClient *self,
 
   if (is_video)
     description = g_strdup_printf (
-      "videotestsrc is-live=true pattern=solid-color foreground-color=0x%08X ! "
+      "videotestsrc name=camera is-live=true pattern=solid-color foreground-color=0x%08X ! "
       "video/x-raw,width=160,height=120,framerate=15/1 ! "
       "vp8enc deadline=1 cpu-used=16 threads=1 keyframe-max-dist=60 "
       "target-bitrate=200000 error-resilient=default lag-in-frames=0 ! "
@@ -1037,6 +1130,14 @@ make_source_branch (KaigiTestClient *self,
       gst_pad_add_probe (meter_src, GST_PAD_PROBE_TYPE_BUFFER, read_level_meta, self, NULL);
       gst_pad_add_probe (pay_src, GST_PAD_PROBE_TYPE_BUFFER, write_audio_level, self, NULL);
       self->tone = gst_bin_get_by_name (GST_BIN (bin), "tone");
+    }
+
+  if (self->flash_period_ms > 0)
+    {
+      g_autoptr(GstElement) source = gst_bin_get_by_name (GST_BIN (bin), is_video ? "camera" : "tone");
+      g_autoptr(GstPad) src = gst_element_get_static_pad (source, "src");
+
+      gst_pad_add_probe (src, GST_PAD_PROBE_TYPE_BUFFER, is_video ? flash_video : flash_audio, self, NULL);
     }
 
   return bin;
@@ -1799,6 +1900,7 @@ kaigi_test_client_init (KaigiTestClient *self)
   self->auto_join = TRUE;
   self->ping_interval_ms = DEFAULT_PING_INTERVAL_MS;
   self->volume = 0.5;
+  self->first_frame = GST_CLOCK_TIME_NONE;
   self->cancellable = g_cancellable_new ();
   self->roster = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, participant_free);
   self->left = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
@@ -2871,4 +2973,23 @@ kaigi_test_client_count_messages (KaigiTestClient *self,
   g_return_val_if_fail (KAIGI_TEST_IS_CLIENT (self), 0);
 
   return GPOINTER_TO_UINT (g_hash_table_lookup (self->message_counts, type));
+}
+
+/**
+ * kaigi_test_client_set_flash:
+ * @self: a test client, not connected yet
+ * @period_ms: every how long (ms, a multiple of 200) to flash; 0 for never
+ *
+ * Makes the client's camera white and its microphone beep (1 kHz, loud)
+ * for 200 ms at the same instant (the running time of one video frame),
+ * every @period_ms from the second period on, silent and in its colour
+ * otherwise: the A/V synchronisation probe of a recording.
+ */
+void
+kaigi_test_client_set_flash (KaigiTestClient *self,
+                             guint            period_ms)
+{
+  g_return_if_fail (KAIGI_TEST_IS_CLIENT (self));
+
+  self->flash_period_ms = period_ms;
 }

@@ -161,6 +161,8 @@ typedef struct
   GArray *first_colour;   /* guint32, the centre of the first filmstrip tile of two */
   GArray *audio_pts;      /* GstClockTime */
   GArray *audio_end;      /* GstClockTime */
+  GArray *beeps;          /* GstClockTime: loud sound after ≥ 100 ms of quiet */
+  GstClockTime quiet_since;
 } Decoded;
 
 static void
@@ -171,6 +173,37 @@ decoded_clear (Decoded *d)
   g_clear_pointer (&d->first_colour, g_array_unref);
   g_clear_pointer (&d->audio_pts, g_array_unref);
   g_clear_pointer (&d->audio_end, g_array_unref);
+  g_clear_pointer (&d->beeps, g_array_unref);
+}
+
+/* S16 mono samples at 48 kHz */
+static void
+find_beeps (Decoded   *d,
+            GstBuffer *buffer)
+{
+  GstMapInfo map;
+  gsize i;
+
+  if (!gst_buffer_map (buffer, &map, GST_MAP_READ))
+    return;
+  for (i = 0; i < map.size / 2; i++)
+    {
+      int v = ABS (((const gint16 *) map.data)[i]);
+      GstClockTime t = GST_BUFFER_PTS (buffer) + gst_util_uint64_scale (i, GST_SECOND, 48000);
+
+      if (v < 500)
+        {
+          if (!GST_CLOCK_TIME_IS_VALID (d->quiet_since))
+            d->quiet_since = t;
+        }
+      else if (v > 3000)
+        {
+          if (GST_CLOCK_TIME_IS_VALID (d->quiet_since) && t - d->quiet_since >= 100 * GST_MSECOND)
+            g_array_append_val (d->beeps, t);
+          d->quiet_since = GST_CLOCK_TIME_NONE;
+        }
+    }
+  gst_buffer_unmap (buffer, &map);
 }
 
 /* The main tile of a 640×360 composite with a filmstrip is 512×288 at
@@ -243,6 +276,8 @@ decode_file (const char  *path,
   d->first_colour = g_array_new (FALSE, FALSE, sizeof (guint32));
   d->audio_pts = g_array_new (FALSE, FALSE, sizeof (GstClockTime));
   d->audio_end = g_array_new (FALSE, FALSE, sizeof (GstClockTime));
+  d->beeps = g_array_new (FALSE, FALSE, sizeof (GstClockTime));
+  d->quiet_since = GST_CLOCK_TIME_NONE;
 
   gst_element_set_state (pipeline, GST_STATE_PLAYING);
   while (!video_done || !audio_done)
@@ -278,6 +313,7 @@ decode_file (const char  *path,
 
               g_array_append_val (d->audio_pts, pts);
               g_array_append_val (d->audio_end, end);
+              find_beeps (d, buffer);
             }
         }
     }
@@ -948,6 +984,70 @@ test_disk_full (ProcessFixture *f,
                          MEDIA_TIMEOUT_MS);
 }
 
+/* A/V sync: a client flashes white and beeps at the same instant every
+ * 2 s; in the file, every flash and its beep are within 80 ms */
+static void
+test_av_sync (Fixture       *f,
+              gconstpointer  data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(JsonNode) started = NULL;
+  g_autoptr(JsonNode) finished = NULL;
+  g_autofree char *path = NULL;
+  Decoded decoded = { 0 };
+  KaigiTestClient *flash;
+  guint status, i, j, n_flashes = 0;
+  gint64 worst = 0;
+
+  flash = kaigi_test_client_new (f->port, "sync", "Flash", BLUE, TRUE, TRUE);
+  kaigi_test_client_set_flash (flash, 2000);
+  g_ptr_array_add (f->clients, flash);
+  kaigi_test_client_connect (flash);
+  KAIGI_TEST_WAIT_UNTIL (kaigi_test_client_is_ice_connected (flash), MEDIA_TIMEOUT_MS);
+  run_for (1000);
+
+  started = kaigi_test_http_request_json (f->port, "POST", "/api/rooms/sync/recording", NULL, &status, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (status, ==, 201);
+  run_for (9000);
+  finished = kaigi_test_http_request_json (f->port, "DELETE", "/api/rooms/sync/recording", NULL, &status, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (status, ==, 200);
+
+  path = g_build_filename (f->recordings_dir, json_object_get_string_member (node_object (finished), "file"), NULL);
+  if (!decode_file (path, &decoded, &error))
+    g_error ("%s", error->message);
+
+  /* Alone, the client fills the frame: its centre is white during a flash */
+  for (i = 1; i < decoded.video_pts->len; i++)
+    {
+      gboolean white = kaigi_test_colour_near (g_array_index (decoded.main_colour, guint32, i), 0xFFFFFF, 40);
+      gboolean was_white = kaigi_test_colour_near (g_array_index (decoded.main_colour, guint32, i - 1), 0xFFFFFF, 40);
+      GstClockTime flash_at = g_array_index (decoded.video_pts, GstClockTime, i);
+      gint64 best = G_MAXINT64;
+
+      if (!white || was_white)
+        continue;
+      n_flashes++;
+      for (j = 0; j < decoded.beeps->len; j++)
+        {
+          gint64 offset = (gint64) flash_at - (gint64) g_array_index (decoded.beeps, GstClockTime, j);
+
+          if (ABS (offset) < ABS (best))
+            best = offset;
+        }
+      g_test_message ("flash at %" GST_TIME_FORMAT ": video %+" G_GINT64_FORMAT " ms from its beep",
+                      GST_TIME_ARGS (flash_at), best / (gint64) GST_MSECOND);
+      g_assert_cmpint (ABS (best), <=, 80 * GST_MSECOND);
+      worst = MAX (worst, ABS (best));
+    }
+  g_test_message ("%u flashes, %u beeps, worst offset %" G_GINT64_FORMAT " ms",
+                  n_flashes, decoded.beeps->len, worst / (gint64) GST_MSECOND);
+  g_assert_cmpuint (n_flashes, >=, 3);
+  g_assert_cmpuint (decoded.beeps->len, ==, n_flashes);
+  decoded_clear (&decoded);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -967,6 +1067,7 @@ main (int   argc,
               fixture_teardown);
   g_test_add ("/recording/join-leave-mute", Fixture, NULL, fixture_setup, test_join_leave_mute,
               fixture_teardown);
+  g_test_add ("/recording/av-sync", Fixture, NULL, fixture_setup, test_av_sync, fixture_teardown);
   g_test_add ("/recording/kill-9", ProcessFixture, NULL, process_fixture_setup, test_kill,
               process_fixture_teardown);
   g_test_add ("/recording/sigterm", ProcessFixture, NULL, process_fixture_setup, test_sigterm,
