@@ -56,6 +56,7 @@ typedef struct
   GstPad *entry;          /* ghost pad of the recorder bin, linked to the tee */
   GstPad *mix_pad;
   gboolean detaching;
+  int broken;             /* atomic: the branch returned an error */
 } Branch;
 
 struct _Tile
@@ -91,6 +92,7 @@ struct _KaigiRecorder
   GstElement *vmix;
   GstElement *amix;
   GstClockTime origin;
+  GstClockTime stop_time;     /* set before the probes that read it */
 
   /* Written on streaming threads under the object lock */
   GstClockTime first_time;
@@ -714,6 +716,39 @@ kaigi_recorder_add_participant (KaigiRecorder *self,
   apply_layout (self);
 }
 
+/* Streaming thread of the publisher's tee: the recording's firewall. The
+ * branch gets each buffer here, and whatever it returns, the tee gets
+ * GST_FLOW_OK: a decoder choking on garbage, or a branch being torn down,
+ * never stops the publisher's track for its subscribers. A branch that
+ * failed gets nothing more; its ERROR message removes it on the main
+ * context. (Sticky events were pushed before the probes run.) */
+static GstPadProbeReturn
+isolate_branch (GstPad          *tee_pad,
+                GstPadProbeInfo *info,
+                gpointer         user_data)
+{
+  Branch *branch = user_data;
+  GstBuffer *buffer = GST_PAD_PROBE_INFO_BUFFER (info);
+  g_autoptr(GstPad) peer = NULL;
+  GstFlowReturn ret;
+
+  GST_PAD_PROBE_INFO_FLOW_RETURN (info) = GST_FLOW_OK;
+  if (g_atomic_int_get (&branch->broken) || (peer = gst_pad_get_peer (tee_pad)) == NULL)
+    {
+      gst_buffer_unref (buffer);
+      return GST_PAD_PROBE_HANDLED;
+    }
+
+  ret = gst_pad_chain (peer, buffer);
+  if (ret != GST_FLOW_OK && ret != GST_FLOW_FLUSHING)
+    {
+      GST_WARNING_OBJECT (branch->bin, "the branch returned %s; it gets nothing more",
+                          gst_flow_get_name (ret));
+      g_atomic_int_set (&branch->broken, TRUE);
+    }
+  return GST_PAD_PROBE_HANDLED;
+}
+
 /* Main context: ask the publisher for a keyframe so the decoder can start
  * (webrtcbin turns the event into an RTCP PLI, RFC 4585 §6.3.1) */
 static void
@@ -807,6 +842,7 @@ kaigi_recorder_attach_track (KaigiRecorder  *self,
   if (link != GST_PAD_LINK_OK)
     GST_ERROR_OBJECT (self->bin, "cannot link the %s tee of %s: %s",
                       kaigi_track_kind_to_string (kind), id, gst_pad_link_get_name (link));
+  gst_pad_add_probe (branch->tee_pad, GST_PAD_PROBE_TYPE_BUFFER, isolate_branch, branch, NULL);
 
   request_keyframe (branch);
   apply_layout (self);
@@ -851,7 +887,7 @@ typedef struct
 {
   KaigiRecorder *self;
   Branch *branch;
-  gboolean send_eos;
+  gboolean unlink_only;   /* the branch goes down with the bin later */
 } Detach;
 
 static gboolean
@@ -864,7 +900,7 @@ branch_detached_main (gpointer user_data)
   gst_element_release_request_pad (branch->tee, branch->tee_pad);
   if (GST_OBJECT_PARENT (branch->entry) == GST_OBJECT (self->bin))
     gst_element_remove_pad (self->bin, branch->entry);
-  if (!d->send_eos)
+  if (!d->unlink_only)
     {
       gst_element_set_state (branch->bin, GST_STATE_NULL);
       gst_bin_remove (GST_BIN (self->bin), branch->bin);
@@ -886,13 +922,9 @@ unlink_branch (GstPad          *tee_pad,
                gpointer         user_data)
 {
   Detach *d = user_data;
-  g_autoptr(GstPad) sink = gst_element_get_static_pad (d->branch->bin, "sink");
   g_autoptr(GSource) source = g_idle_source_new ();
 
   gst_pad_unlink (tee_pad, d->branch->entry);
-  /* The branch drains what it holds and ends its pad in the mixer */
-  if (d->send_eos)
-    gst_pad_send_event (sink, gst_event_new_eos ());
 
   g_source_set_callback (source, branch_detached_main, d, NULL);
   g_source_attach (source, d->self->context);
@@ -902,7 +934,7 @@ unlink_branch (GstPad          *tee_pad,
 static void
 detach_branch (KaigiRecorder *self,
                Branch        *branch,
-               gboolean       send_eos)
+               gboolean       unlink_only)
 {
   Detach *d;
 
@@ -913,7 +945,7 @@ detach_branch (KaigiRecorder *self,
   d = g_new0 (Detach, 1);
   d->self = g_object_ref (self);
   d->branch = branch;
-  d->send_eos = send_eos;
+  d->unlink_only = unlink_only;
   self->pending_detaches++;
   gst_pad_add_probe (branch->tee_pad, GST_PAD_PROBE_TYPE_IDLE, unlink_branch, d, NULL);
 }
@@ -1165,33 +1197,44 @@ finish_timeout_cb (gpointer user_data)
   return G_SOURCE_REMOVE;
 }
 
-static void
-send_eos_to_sources (KaigiRecorder *self)
+/* Streaming threads of the compositor and the audiomixer: the file ends
+ * at the stop time exactly, whatever the inputs still do */
+static GstPadProbeReturn
+end_at_stop_time (GstPad          *pad,
+                  GstPadProbeInfo *info,
+                  gpointer         user_data)
 {
-  g_autoptr(GstElement) vbase = gst_bin_get_by_name (GST_BIN (self->bin), "vbase");
-  g_autoptr(GstElement) abase = gst_bin_get_by_name (GST_BIN (self->bin), "abase");
-  guint i;
+  KaigiRecorder *self = user_data;
+  GstBuffer *buffer = GST_PAD_PROBE_INFO_BUFFER (info);
+  g_autoptr(GstEvent) event = gst_pad_get_sticky_event (pad, GST_EVENT_SEGMENT, 0);
+  const GstSegment *segment;
+  GstClockTime running;
 
-  gst_element_send_event (vbase, gst_event_new_eos ());
-  gst_element_send_event (abase, gst_event_new_eos ());
-  for (i = 0; i < self->tiles->len; i++)
+  if (event == NULL || !GST_BUFFER_PTS_IS_VALID (buffer))
+    return GST_PAD_PROBE_OK;
+  gst_event_parse_segment (event, &segment);
+  running = gst_segment_to_running_time (segment, GST_FORMAT_TIME, GST_BUFFER_PTS (buffer));
+  if (!GST_CLOCK_TIME_IS_VALID (running) || running < self->stop_time)
+    return GST_PAD_PROBE_OK;
+
+  /* The first buffer past the end: EOS instead, then nothing */
+  if (!g_object_get_data (G_OBJECT (pad), "kaigi-eos-sent"))
     {
-      Tile *tile = g_ptr_array_index (self->tiles, i);
-
-      if (tile->placeholder)
-        gst_element_send_event (tile->placeholder, gst_event_new_eos ());
-      if (tile->label)
-        gst_element_send_event (tile->label, gst_event_new_eos ());
+      g_object_set_data (G_OBJECT (pad), "kaigi-eos-sent", GINT_TO_POINTER (TRUE));
+      gst_pad_push_event (pad, gst_event_new_eos ());
     }
+  return GST_PAD_PROBE_DROP;
 }
 
 /**
  * kaigi_recorder_stop:
  * @self: a recorder
  *
- * Stops the recording cleanly: every branch is unlinked from its tee and
- * drained, EOS runs through the mixers and encoders, mp4mux finalizes the
- * file (a normal MP4 with its index up front), and the `.part` is renamed.
+ * Stops the recording cleanly at the current running time: the composite
+ * and the mix end there exactly (EOS instead of their first later
+ * buffer), the encoders drain, mp4mux finalizes the file (a normal MP4
+ * with its index up front), and the `.part` is renamed. Then the branches
+ * are unlinked from their tees and the graph goes.
  * ::finished follows on the main context, within about a second (at most
  * 10 s, after which the fragmented file is kept as it is). Main context
  * only; calling it again does nothing.
@@ -1199,7 +1242,8 @@ send_eos_to_sources (KaigiRecorder *self)
 void
 kaigi_recorder_stop (KaigiRecorder *self)
 {
-  guint i, k;
+  GstElement *mixers[] = { self->vmix, self->amix };
+  guint i;
 
   g_return_if_fail (KAIGI_IS_RECORDER (self));
 
@@ -1207,15 +1251,13 @@ kaigi_recorder_stop (KaigiRecorder *self)
     return;
 
   self->state = STATE_STOPPING;
-  for (i = 0; i < self->tiles->len; i++)
+  self->stop_time = running_time_now (self);
+  for (i = 0; i < G_N_ELEMENTS (mixers); i++)
     {
-      Tile *tile = g_ptr_array_index (self->tiles, i);
+      g_autoptr(GstPad) src = gst_element_get_static_pad (mixers[i], "src");
 
-      for (k = 0; k < KAIGI_N_TRACK_KINDS; k++)
-        if (tile->branch[k])
-          detach_branch (self, tile->branch[k], TRUE);
+      gst_pad_add_probe (src, GST_PAD_PROBE_TYPE_BUFFER, end_at_stop_time, self, NULL);
     }
-  send_eos_to_sources (self);
   self->finish_timeout = g_timeout_add_seconds (FINISH_TIMEOUT_S, finish_timeout_cb, self);
 }
 
@@ -1224,11 +1266,21 @@ finish (KaigiRecorder *self)
 {
   g_autoptr(GError) sidecar_error = NULL;
   GstClockTime first, last;
+  guint i, k;
 
   if (self->state == STATE_FINISHED)
     return;
 
-  /* Wait for branches still being unlinked from their tees */
+  /* Out of the tees first (behind IDLE probes), then down with the bin:
+   * never FLUSHING into a tee */
+  for (i = 0; i < self->tiles->len; i++)
+    {
+      Tile *tile = g_ptr_array_index (self->tiles, i);
+
+      for (k = 0; k < KAIGI_N_TRACK_KINDS; k++)
+        if (tile->branch[k] && !tile->branch[k]->detaching)
+          detach_branch (self, tile->branch[k], TRUE);
+    }
   if (self->pending_detaches > 0)
     {
       defer (self, eos_main);

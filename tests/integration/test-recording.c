@@ -502,6 +502,11 @@ test_speaker_layout (Fixture       *f,
   /* What it shows: A, then B, then the pinned C, in the largest tile */
   if (!decode_file (path, &decoded, &error))
     g_error ("%s", error->message);
+  g_test_message ("video %" GST_TIME_FORMAT " – %" GST_TIME_FORMAT ", audio %" GST_TIME_FORMAT " – %" GST_TIME_FORMAT,
+                  GST_TIME_ARGS (g_array_index (decoded.video_pts, GstClockTime, 0)),
+                  GST_TIME_ARGS (g_array_index (decoded.video_pts, GstClockTime, decoded.video_pts->len - 1)),
+                  GST_TIME_ARGS (g_array_index (decoded.audio_pts, GstClockTime, 0)),
+                  GST_TIME_ARGS (g_array_index (decoded.audio_end, GstClockTime, decoded.audio_end->len - 1)));
   g_assert_cmpuint (colour_between (&decoded, FALSE, 1000, 3500, &n), ==, RED);
   g_assert_cmpuint (n, >, 30);
   g_assert_cmpuint (colour_between (&decoded, FALSE, 6200, 7800, &n), ==, GREEN);
