@@ -1018,7 +1018,17 @@ function updateRecordingUi() {
   setIcon(btn.querySelector('.icon'), rec ? 'stop' : 'record');
   const label = pending === 'start' ? _('Starting…') : pending === 'stop' ? _('Stopping…')
     : rec ? _('Stop recording') : _('Record');
-  btn.querySelector('.control-label').textContent = label;
+  // Phone widths show a short label: "Stop recording" does not fit there.
+  const short = !pending && rec ? _('Stop') : label;
+  const text = btn.querySelector('.control-label');
+  if (short === label) {
+    text.textContent = label;
+  } else {
+    text.innerHTML = '<span class="label-long"></span><span class="label-short" aria-hidden="true"></span>';
+    text.firstChild.textContent = label;
+    text.lastChild.textContent = short;
+  }
+  btn.setAttribute('aria-label', label);
   btn.title = rec && !pending ? _('Stop recording the meeting') : !rec && !pending ? _('Record the meeting for everyone') : label;
 }
 
