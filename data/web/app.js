@@ -85,6 +85,10 @@ const PAGE_TEXT = {
   leave: N_('Leave'),
   aloneTitle: N_('Waiting for others to join'),
   aloneDetail: N_('Share the link to invite people.'),
+  recordingNow: N_('Recording'),
+  recordings: N_('Recordings'),
+  recordingsTitle: N_('Recordings on this server'),
+  refresh: N_('Refresh'),
 };
 
 // Inline icons (Feather-style strokes), no external resources.
@@ -99,6 +103,12 @@ const ICONS = {
   link: '<path d="M10 13a5 5 0 0 0 7.54.54l3-3a5 5 0 0 0-7.07-7.07l-1.72 1.71"/><path d="M14 11a5 5 0 0 0-7.54-.54l-3 3a5 5 0 0 0 7.07 7.07l1.71-1.71"/>',
   close: '<line x1="18" y1="6" x2="6" y2="18"/><line x1="6" y1="6" x2="18" y2="18"/>',
   speaker: '<polygon points="11 5 6 9 2 9 2 15 6 15 11 19 11 5"/><path d="M19.07 4.93a10 10 0 0 1 0 14.14M15.54 8.46a5 5 0 0 1 0 7.07"/>',
+  speaking: '<polygon points="11 5 6 9 2 9 2 15 6 15 11 19 11 5" fill="currentColor"/><path d="M19.07 4.93a10 10 0 0 1 0 14.14M15.54 8.46a5 5 0 0 1 0 7.07"/>',
+  record: '<circle cx="12" cy="12" r="7" fill="currentColor" stroke="none"/>',
+  stop: '<rect x="6" y="6" width="12" height="12" rx="2" fill="currentColor" stroke="none"/>',
+  pin: '<path d="M9 3h6l-1 6 4 4H6l4-4z"/><line x1="12" y1="13" x2="12" y2="21"/>',
+  film: '<rect x="2" y="4" width="20" height="16" rx="2"/><line x1="7" y1="4" x2="7" y2="20"/><line x1="17" y1="4" x2="17" y2="20"/><line x1="2" y1="12" x2="7" y2="12"/><line x1="17" y1="12" x2="22" y2="12"/>',
+  refresh: '<path d="M20 12a8 8 0 1 1-2.34-5.66"/><polyline points="20 3 20 9 14 9"/>',
 };
 
 function setIcon(el, name) {
@@ -136,6 +146,14 @@ const state = {
   chatUnread: 0,
   negotiation: Promise.resolve(),
   soundBlocked: false,
+  recording: null, // {id, file, started} while the room records
+  recordingPending: null, // 'start' | 'stop' while our request is under way
+  recordingPendingTimer: null,
+  recordingTick: null,
+  finishingFiles: new Set(), // files of recordings just stopped, not final yet
+  speaker: null, // the active speaker's id, as the server detects it
+  pinned: null, // the room-wide pinned participant's id
+  recordingsRefresh: [],
 };
 
 window.kaigi = {
@@ -147,6 +165,9 @@ window.kaigi = {
   get room() { return state.room; },
   get name() { return state.name; },
   get localStream() { return state.localStream; },
+  get recording() { return state.recording; },
+  get speaker() { return state.speaker; },
+  get pinned() { return state.pinned; },
   state,
 };
 
@@ -420,6 +441,7 @@ async function startMeeting(room, name) {
   createSelfTile();
   layoutGrid();
   updateControls();
+  updateRecordingUi();
   renderParticipantList();
 
   await acquireLocalMedia();
@@ -471,6 +493,8 @@ function handleMessage(msg) {
     case 'participant-joined': upsertParticipant(msg.participant, true); break;
     case 'participant-updated': upsertParticipant(msg.participant, false); break;
     case 'participant-left': removeParticipant(msg.id, msg.reason); break;
+    case 'recording': onRecording(msg); break;
+    case 'speaker': onSpeaker(msg); break;
     case 'pong': break;
     case 'error': onServerError(msg); break;
     default: console.debug('ignored message', msg.type);
@@ -479,6 +503,7 @@ function handleMessage(msg) {
 
 function onServerError(msg) {
   console.warn('server error', msg);
+  if (onRequestError(msg)) return;
   const text = msg.message || msg.code || 'error';
   toast(format(_('Server: {message}'), { message: text }), 'error', 7000);
   if (!state.joined && msg.request === 'join') {
@@ -496,6 +521,8 @@ function onJoined(msg) {
   if (msg.name) { state.name = msg.name; $('me-name').textContent = msg.name; }
   if (msg.room) { state.room = msg.room; $('room-name').textContent = msg.room; }
   for (const p of msg.participants || []) upsertParticipant(p, false, true);
+  updateSpeakerMarks();
+  updateRecordingUi();
   layoutGrid();
 
   const iceServers = Array.isArray(msg.ice_servers) ? msg.ice_servers : [];
@@ -618,6 +645,7 @@ function makeTile() {
   video.addEventListener('loadeddata', markFrames);
   video.addEventListener('resize', markFrames);
   video.addEventListener('playing', markFrames);
+  tile.querySelector('.pin-button').addEventListener('click', () => togglePin(tile));
   return tile;
 }
 
@@ -630,6 +658,7 @@ function createSelfTile() {
   $('grid').prepend(tile);
   state.tiles.set('self', tile);
   updateSelfTile();
+  updateTileMarks(tile, state.myId);
 }
 
 function updateSelfTile() {
@@ -666,6 +695,7 @@ function createRemoteTile(p) {
   tile.append(audio);
   $('grid').append(tile);
   state.tiles.set(p.id, tile);
+  updateTileMarks(tile, p.id);
 }
 
 function updateRemoteTile(id) {
@@ -677,6 +707,7 @@ function updateRemoteTile(id) {
   tile.dataset.video = String(p.video);
   tile.querySelector('.name').textContent = p.name;
   tile.title = p.name;
+  updateTileMarks(tile, id);
   setAvatar(tile, p.name);
   tile.classList.toggle('camera-off', !p.video);
   tile.classList.toggle('mic-off', !p.audio);
@@ -782,29 +813,368 @@ function renderParticipantList() {
     cam.title = p.video ? '' : _('Camera off');
     setIcon(cam, p.video ? 'cam' : 'cam-off');
     icons.append(mic, cam);
+    const speaking = p.id === state.speaker;
+    const pinned = p.id === state.pinned;
+    li.dataset.speaking = String(speaking);
+    li.dataset.pinned = String(pinned);
+    if (pinned) {
+      const pin = document.createElement('span');
+      pin.className = 'icon pinned';
+      pin.setAttribute('role', 'img');
+      pin.setAttribute('aria-label', _('Pinned'));
+      pin.title = _('Pinned');
+      setIcon(pin, 'pin');
+      icons.prepend(pin);
+    }
+    if (speaking) {
+      const sp = document.createElement('span');
+      sp.className = 'icon speaking';
+      sp.setAttribute('role', 'img');
+      sp.setAttribute('aria-label', _('Speaking'));
+      sp.title = _('Speaking');
+      setIcon(sp, 'speaking');
+      icons.prepend(sp);
+    }
     li.append(av, name, icons);
     list.append(li);
   }
   $('people-count').textContent = String(all.length);
 }
 
-// Highlight whoever is speaking, from the RTP audio levels the browser
-// already has (RFC 6464 / receiver levels), cheap enough to poll.
-function pollSpeakers() {
-  if (!state.pc) return;
-  for (const [id, tracks] of state.remoteTracks) {
-    const tile = state.tiles.get(id);
-    if (!tile || !tracks.audio) continue;
-    const tr = state.pc.getTransceivers().find((x) => x.receiver.track === tracks.audio);
-    let level = 0;
-    try {
-      for (const s of tr ? tr.receiver.getSynchronizationSources() : []) {
-        if (performance.timeOrigin + performance.now() - s.timestamp < 1000) level = Math.max(level, s.audioLevel || 0);
-      }
-    } catch { /* not supported */ }
-    const p = state.participants.get(id);
-    tile.classList.toggle('speaking', !!p && p.audio && level > 0.04);
+// ---------------------------------------------------------------------------
+// Active speaker and pin. The server picks the speaker from the RFC 6464
+// audio levels of everyone's microphone (with hysteresis, so the highlight
+// does not flicker) and keeps one pin for the whole room: the pinned person
+// is the main tile of the recording. Both arrive in `speaker` messages.
+// ---------------------------------------------------------------------------
+function tileId(key) {
+  return key === 'self' ? state.myId : key;
+}
+
+function displayName(id) {
+  if (id && id === state.myId) return format(_('{name} (you)'), { name: state.name });
+  const p = state.participants.get(id);
+  return p ? p.name : _('Guest');
+}
+
+function onSpeaker(msg) {
+  const speaker = typeof msg.speaker === 'string' ? msg.speaker : null;
+  const pinned = typeof msg.pinned === 'string' ? msg.pinned : null;
+  const before = state.pinned;
+  state.speaker = speaker;
+  state.pinned = pinned;
+  updateSpeakerMarks();
+  renderParticipantList();
+  if (pinned !== before && state.joined) {
+    if (pinned) toast(format(_('{name} is pinned for everyone'), { name: displayName(pinned) }), 'info', 3000);
+    else if (before) toast(format(_('{name} is no longer pinned'), { name: displayName(before) }), 'info', 3000);
   }
+}
+
+function updateSpeakerMarks() {
+  for (const [key, tile] of state.tiles) updateTileMarks(tile, tileId(key));
+}
+
+function updateTileMarks(tile, id) {
+  const speaking = !!id && id === state.speaker;
+  const pinned = !!id && id === state.pinned;
+  tile.classList.toggle('speaking', speaking);
+  tile.classList.toggle('pinned', pinned);
+  tile.dataset.speaking = String(speaking);
+  tile.dataset.pinned = String(pinned);
+  const mark = tile.querySelector('.speaking-state');
+  mark.hidden = !speaking;
+  mark.setAttribute('aria-label', _('Speaking'));
+  mark.title = _('Speaking');
+  tile.querySelector('.pinned-text').textContent = _('Pinned');
+  const name = id ? displayName(id) : state.name;
+  const btn = tile.querySelector('.pin-button');
+  btn.disabled = !id || !state.joined;
+  btn.setAttribute('aria-pressed', String(pinned));
+  const label = pinned ? format(_('Unpin {name}'), { name }) : format(_('Pin {name} for everyone'), { name });
+  btn.title = label;
+  btn.setAttribute('aria-label', label);
+}
+
+function togglePin(tile) {
+  const key = tile.dataset.self === 'true' ? 'self' : tile.dataset.participantId;
+  const id = tileId(key);
+  if (!id) return;
+  if (!send({ type: 'pin', participant: state.pinned === id ? null : id })) {
+    toast(_('Not connected to the server.'), 'error');
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Recording: one mixed recording per room, made by the server. Anyone in the
+// room may start or stop it; everyone sees that it runs.
+// ---------------------------------------------------------------------------
+const RECORDING_REQUEST_TIMEOUT_MS = 15000;
+
+function onRecording(msg) {
+  const rec = msg.recording && typeof msg.recording === 'object' ? msg.recording : null;
+  const before = state.recording;
+  state.recording = rec;
+  setRecordingPending(null);
+  if (!before && rec) {
+    toast(_('This meeting is being recorded'), 'info', 4000);
+  } else if (before && !rec) {
+    if (before.file) {
+      const file = before.file;
+      state.finishingFiles.add(file);
+      setTimeout(() => state.finishingFiles.delete(file), 20000);
+    }
+    if (msg.error) toast(format(_('The recording stopped: {error}'), { error: msg.error }), 'error', 12000);
+    else toast(_('Recording stopped'), 'info', 3000);
+    // The server finalizes the file (EOS, rename) about a second after this
+    // message: list it then, and again a little later.
+    refreshRecordingsSoon([1200, 4000]);
+  } else if (msg.error) {
+    toast(format(_('The recording stopped: {error}'), { error: msg.error }), 'error', 12000);
+  }
+  updateRecordingUi();
+  if (isPanelOpen('recordings')) renderRecordings();
+}
+
+function setRecordingPending(what) {
+  clearTimeout(state.recordingPendingTimer);
+  state.recordingPending = what;
+  if (what) {
+    state.recordingPendingTimer = setTimeout(() => {
+      state.recordingPending = null;
+      updateRecordingUi();
+      toast(_('The server did not answer. Try again.'), 'error');
+    }, RECORDING_REQUEST_TIMEOUT_MS);
+  }
+  updateRecordingUi();
+}
+
+function toggleRecording() {
+  if (state.recordingPending || !state.joined) return;
+  const what = state.recording ? 'stop' : 'start';
+  if (!send({ type: what === 'start' ? 'recording-start' : 'recording-stop' })) {
+    toast(_('Not connected to the server.'), 'error');
+    return;
+  }
+  setRecordingPending(what);
+}
+
+// Errors answering our own recording or pin requests, in the reader's
+// language; true when handled.
+function onRequestError(msg) {
+  const req = msg.request;
+  if (req !== 'recording-start' && req !== 'recording-stop' && req !== 'pin') return false;
+  if (req !== 'pin') setRecordingPending(null);
+  const texts = {
+    'already-recording': _('This room is already being recorded.'),
+    'not-recording': _('No recording is running.'),
+    'unknown-participant': _('That person has left the room.'),
+    'recording-failed': format(_('The recording could not start: {error}'), { error: msg.message || msg.code }),
+  };
+  toast(texts[msg.code] || format(_('Server: {message}'), { message: msg.message || msg.code }), 'error', 8000);
+  return true;
+}
+
+function formatDuration(ms) {
+  const total = Math.max(0, Math.floor(ms / 1000));
+  const h = Math.floor(total / 3600);
+  const m = Math.floor((total % 3600) / 60);
+  const sec = String(total % 60).padStart(2, '0');
+  return h ? `${h}:${String(m).padStart(2, '0')}:${sec}` : `${m}:${sec}`;
+}
+
+function recordingElapsed() {
+  const started = state.recording && Date.parse(state.recording.started);
+  return Number.isFinite(started) ? Date.now() - started : null;
+}
+
+function updateRecordingUi() {
+  const rec = state.recording;
+  const ind = $('rec-indicator');
+  ind.hidden = !rec;
+  document.body.dataset.recording = String(!!rec);
+  clearInterval(state.recordingTick);
+  state.recordingTick = null;
+  if (rec) {
+    const tick = () => {
+      const ms = recordingElapsed();
+      const el = $('rec-elapsed');
+      el.textContent = ms === null ? '' : formatDuration(ms);
+      if (ms !== null) el.dateTime = `PT${Math.floor(Math.max(0, ms) / 1000)}S`;
+      ind.title = ms === null ? _('This meeting is being recorded')
+        : format(_('This meeting is being recorded ({elapsed})'), { elapsed: formatDuration(ms) });
+    };
+    tick();
+    state.recordingTick = setInterval(tick, 1000);
+  }
+
+  const btn = $('record-button');
+  const pending = state.recordingPending;
+  btn.classList.toggle('recording', !!rec);
+  btn.classList.toggle('pending', !!pending);
+  btn.setAttribute('aria-pressed', String(!!rec));
+  btn.setAttribute('aria-busy', String(!!pending));
+  btn.disabled = !!pending || !state.joined;
+  setIcon(btn.querySelector('.icon'), rec ? 'stop' : 'record');
+  const label = pending === 'start' ? _('Starting…') : pending === 'stop' ? _('Stopping…')
+    : rec ? _('Stop recording') : _('Record');
+  // Phone widths show a short label: "Stop recording" does not fit there.
+  const short = !pending && rec ? _('Stop') : label;
+  const text = btn.querySelector('.control-label');
+  if (short === label) {
+    text.textContent = label;
+  } else {
+    text.innerHTML = '<span class="label-long"></span><span class="label-short" aria-hidden="true"></span>';
+    text.firstChild.textContent = label;
+    text.lastChild.textContent = short;
+  }
+  btn.setAttribute('aria-label', label);
+  btn.title = rec && !pending ? _('Stop recording the meeting') : !rec && !pending ? _('Record the meeting for everyone') : label;
+}
+
+// ---------------------------------------------------------------------------
+// Recordings panel: GET /api/recordings. With --api-token the server wants a
+// token the web client does not have; then the panel says so and stays empty.
+// ---------------------------------------------------------------------------
+const recordingsState = { files: null, status: 'idle', loading: null };
+
+function isPanelOpen(tab) {
+  return !$('side').hidden && $('side').dataset.tab === tab;
+}
+
+function refreshRecordingsSoon(delays) {
+  for (const t of state.recordingsRefresh) clearTimeout(t);
+  state.recordingsRefresh = delays.map((ms) => setTimeout(() => {
+    if (isPanelOpen('recordings') || recordingsState.files) loadRecordings();
+  }, ms));
+}
+
+async function loadRecordings() {
+  if (recordingsState.loading) return recordingsState.loading;
+  recordingsState.status = recordingsState.files ? recordingsState.status : 'loading';
+  renderRecordings();
+  recordingsState.loading = (async () => {
+    try {
+      const res = await fetch('/api/recordings', { cache: 'no-cache' });
+      if (res.status === 401 || res.status === 403) {
+        recordingsState.files = null;
+        recordingsState.status = 'private';
+      } else if (!res.ok) {
+        throw new Error(`GET /api/recordings: ${res.status}`);
+      } else {
+        const body = await res.json();
+        recordingsState.files = Array.isArray(body.recordings) ? body.recordings : [];
+        recordingsState.status = 'ok';
+      }
+    } catch (e) {
+      console.warn('recordings unavailable', e);
+      recordingsState.status = 'error';
+    } finally {
+      recordingsState.loading = null;
+    }
+    renderRecordings();
+  })();
+  return recordingsState.loading;
+}
+
+function formatBytes(bytes) {
+  const units = ['byte', 'kilobyte', 'megabyte', 'gigabyte'];
+  let v = Number(bytes) || 0;
+  let i = 0;
+  while (v >= 1000 && i < units.length - 1) { v /= 1000; i++; }
+  try {
+    return new Intl.NumberFormat(document.documentElement.lang || undefined, { style: 'unit', unit: units[i], unitDisplay: 'short', maximumFractionDigits: i ? 1 : 0 }).format(v);
+  } catch {
+    return `${v.toFixed(i ? 1 : 0)} ${['B', 'kB', 'MB', 'GB'][i]}`;
+  }
+}
+
+function formatDate(iso) {
+  const d = iso ? new Date(iso) : null;
+  if (!d || Number.isNaN(d.getTime())) return null;
+  return d.toLocaleString(document.documentElement.lang || undefined, { dateStyle: 'medium', timeStyle: 'short' });
+}
+
+function renderRecordings() {
+  const list = $('recording-list');
+  const status = $('recordings-status');
+  const st = recordingsState.status;
+  list.textContent = '';
+  list.hidden = st === 'private';
+  status.textContent = st === 'loading' ? _('Loading…')
+    : st === 'private' ? _('Recordings on this server need an access token: ask the operator for them.')
+      : st === 'error' ? _('Could not load the recordings.') : '';
+  status.classList.toggle('quiet', st === 'private');
+  if (st === 'private') return;
+
+  if (state.recording) {
+    const li = document.createElement('li');
+    li.className = 'recording-item live';
+    li.dataset.file = state.recording.file || '';
+    const title = document.createElement('span');
+    title.className = 'recording-file';
+    title.textContent = state.recording.file || '';
+    const meta = document.createElement('div');
+    meta.className = 'recording-meta';
+    const dot = document.createElement('span');
+    dot.className = 'rec-dot';
+    dot.setAttribute('aria-hidden', 'true');
+    meta.append(dot, _('Recording now'));
+    li.append(title, meta);
+    list.append(li);
+  }
+
+  const files = [...(recordingsState.files || [])];
+  const key = (f) => Date.parse(f.started) || 0;
+  files.sort((a, b) => key(b) - key(a) || String(b.file).localeCompare(String(a.file)));
+  for (const f of files) {
+    if (!f || typeof f.file !== 'string') continue;
+    // A stopped recording is `.mp4.part` until the server has finalized it.
+    const finishing = f.recovered && state.finishingFiles.has(f.file.replace(/\.part$/, ''));
+    if (!f.recovered) state.finishingFiles.delete(f.file);
+    const li = document.createElement('li');
+    li.className = 'recording-item';
+    li.dataset.file = f.file;
+    li.dataset.recovered = String(!!f.recovered);
+    if (finishing) li.dataset.finishing = 'true';
+    let title;
+    if (finishing) {
+      title = document.createElement('span');
+    } else {
+      title = document.createElement('a');
+      title.href = `/recordings/${encodeURIComponent(f.file)}`;
+      title.download = f.file;
+      title.title = format(_('Download {file}'), { file: f.file });
+    }
+    title.className = 'recording-file';
+    title.textContent = f.file;
+    const meta = document.createElement('div');
+    meta.className = 'recording-meta';
+    const parts = [];
+    if (f.room && f.room !== state.room) parts.push(format(_('Room “{room}”'), { room: f.room }));
+    const date = formatDate(f.started);
+    if (date) parts.push(date);
+    if (Number.isFinite(f.duration_ms)) parts.push(formatDuration(f.duration_ms));
+    parts.push(formatBytes(f.bytes));
+    meta.append(parts.join(' · '));
+    if (finishing || f.recovered) {
+      const tag = document.createElement('span');
+      tag.className = `tag ${finishing ? 'finishing' : 'recovered'}`;
+      tag.textContent = finishing ? _('Finishing…') : _('Recovered');
+      if (!finishing) tag.title = _('Left behind when the server stopped unexpectedly: it plays, but may end early.');
+      meta.append(' ', tag);
+    }
+    li.append(title, meta);
+    list.append(li);
+  }
+  if (!list.children.length && st === 'ok') {
+    const li = document.createElement('li');
+    li.className = 'recordings-empty';
+    li.textContent = _('No recordings yet.');
+    list.append(li);
+  }
+  // Still finalizing: look again shortly.
+  if (files.some((f) => f.recovered && state.finishingFiles.has(f.file.replace(/\.part$/, '')))) refreshRecordingsSoon([1500]);
 }
 
 // ---------------------------------------------------------------------------
@@ -843,12 +1213,18 @@ function openSide(tab) {
   if (already) { side.hidden = true; layoutSoon(); return; }
   side.hidden = false;
   side.dataset.tab = tab;
-  $('panel-people').hidden = tab !== 'people';
-  $('panel-chat').hidden = tab !== 'chat';
-  $('tab-people').classList.toggle('active', tab === 'people');
-  $('tab-chat').classList.toggle('active', tab === 'chat');
+  for (const t of SIDE_TABS) {
+    $(`panel-${t}`).hidden = t !== tab;
+    $(`tab-${t}`).classList.toggle('active', t === tab);
+    $(`tab-${t}`).setAttribute('aria-selected', String(t === tab));
+  }
   $('people-button').classList.toggle('active', tab === 'people');
   $('chat-button').classList.toggle('active', tab === 'chat');
+  $('recordings-chip').classList.toggle('active', tab === 'recordings');
+  if (tab === 'recordings') {
+    renderRecordings();
+    loadRecordings();
+  }
   if (tab === 'chat') {
     state.chatUnread = 0;
     updateChatBadge();
@@ -859,10 +1235,13 @@ function openSide(tab) {
   layoutSoon();
 }
 
+const SIDE_TABS = ['people', 'chat', 'recordings'];
+
 function closeSide() {
   $('side').hidden = true;
   $('people-button').classList.remove('active');
   $('chat-button').classList.remove('active');
+  $('recordings-chip').classList.remove('active');
   layoutSoon();
 }
 
@@ -880,6 +1259,10 @@ function leave() {
 
 function teardownMedia(stopLocal) {
   clearInterval(state.pingTimer);
+  clearInterval(state.recordingTick);
+  clearTimeout(state.recordingPendingTimer);
+  $('record-button').disabled = true;
+  $('rec-indicator').hidden = true;
   if (state.chat) { try { state.chat.close(); } catch { /* ignore */ } }
   if (state.pc) { try { state.pc.close(); } catch { /* ignore */ } }
   if (stopLocal) {
@@ -992,6 +1375,10 @@ async function init() {
   $('chat-button').addEventListener('click', () => openSide('chat'));
   $('tab-people').addEventListener('click', () => { if ($('side').dataset.tab !== 'people') openSide('people'); });
   $('tab-chat').addEventListener('click', () => { if ($('side').dataset.tab !== 'chat') openSide('chat'); });
+  $('tab-recordings').addEventListener('click', () => { if ($('side').dataset.tab !== 'recordings') openSide('recordings'); });
+  $('recordings-chip').addEventListener('click', () => openSide('recordings'));
+  $('recordings-refresh').addEventListener('click', () => loadRecordings());
+  $('record-button').addEventListener('click', toggleRecording);
   $('side-close').addEventListener('click', closeSide);
   $('leave-button').addEventListener('click', leave);
   $('copy-link').addEventListener('click', copyLink);
@@ -1008,7 +1395,6 @@ async function init() {
   window.addEventListener('resize', layoutSoon);
   if (window.ResizeObserver) new ResizeObserver(layoutSoon).observe($('stage'));
   window.addEventListener('pagehide', () => { if (state.joined && !state.leaving) send({ type: 'leave' }); });
-  setInterval(pollSpeakers, 300);
   initLanding();
 }
 
