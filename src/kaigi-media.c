@@ -688,7 +688,7 @@ kaigi_media_make_placeholder_bin (guint32       argb,
  * @start: the pipeline's running time now (ns)
  * @error: return location for a #KAIGI_MEDIA_ERROR
  *
- * A name plate for a composite tile: @text on a dark live 320×40 I420
+ * A name plate for a composite tile: @text on a dark live 200×32 I420
  * band at 5 fps, drawn by textoverlay "label", which the compositor puts
  * over the tile's lower left corner. (Opaque on purpose: compositor only
  * accepts alpha inputs when its output has alpha, and converting 720p
@@ -709,9 +709,9 @@ kaigi_media_make_label_bin (const char   *text,
 
   bin = gst_parse_bin_from_description_full (
     "videotestsrc name=source is-live=true pattern=solid-color foreground-color=0xFF202020 "
-    "! video/x-raw,format=I420,width=320,height=40,framerate=5/1 "
-    "! textoverlay name=label valignment=center halignment=left xpad=10 "
-    "  font-desc=\"Sans Bold 18\" wait-text=false",
+    "! video/x-raw,format=I420,width=200,height=32,framerate=5/1 "
+    "! textoverlay name=label valignment=center halignment=left xpad=8 "
+    "  font-desc=\"Sans Bold 15\" wait-text=false",
     TRUE, NULL, GST_PARSE_FLAG_FATAL_ERRORS, &parse_error);
   if (bin == NULL)
     {

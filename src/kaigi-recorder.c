@@ -32,10 +32,11 @@ GST_DEBUG_CATEGORY_STATIC (kaigi_recorder_debug);
  * the fragmented file as it is: it plays */
 #define FINISH_TIMEOUT_S 10
 
-/* Name labels: an eighth of the tile's height, within these bounds
- * (pixels of the composite), eight times as wide as high */
-#define LABEL_MIN_HEIGHT 18
-#define LABEL_MAX_HEIGHT 36
+/* Name plates: a sixth of the picture's height, within these bounds
+ * (pixels of the composite), as wide as the plate's own 200×32 picture
+ * says */
+#define LABEL_MIN_HEIGHT 24
+#define LABEL_MAX_HEIGHT 40
 
 typedef enum
 {
@@ -56,6 +57,7 @@ typedef struct
   GstPad *entry;          /* ghost pad of the recorder bin, linked to the tee */
   GstPad *mix_pad;
   gboolean detaching;
+  gboolean has_picture;   /* a decoded frame reached the compositor */
   int broken;             /* atomic: the branch returned an error */
 } Branch;
 
@@ -99,6 +101,7 @@ struct _KaigiRecorder
   GstClockTime last_time;
 
   GPtrArray *tiles;
+  GPtrArray *retired;         /* Branch of participants who left */
   GPtrArray *events;
   char *main_id;
 
@@ -172,6 +175,7 @@ kaigi_recorder_dispose (GObject *object)
         gst_bin_remove (self->pipeline, self->bin);
     }
   g_clear_pointer (&self->tiles, g_ptr_array_unref);
+  g_clear_pointer (&self->retired, g_ptr_array_unref);
   gst_clear_object (&self->vmix);
   gst_clear_object (&self->amix);
   gst_clear_object (&self->bin);
@@ -232,6 +236,7 @@ kaigi_recorder_init (KaigiRecorder *self)
 {
   self->context = g_main_context_ref_thread_default ();
   self->tiles = g_ptr_array_new_with_free_func ((GDestroyNotify) tile_free);
+  self->retired = g_ptr_array_new_with_free_func ((GDestroyNotify) branch_free);
   self->events = g_ptr_array_new_with_free_func ((GDestroyNotify) kaigi_timeline_event_free);
   self->first_time = GST_CLOCK_TIME_NONE;
   self->last_time = GST_CLOCK_TIME_NONE;
@@ -534,6 +539,25 @@ kaigi_recorder_is_finished (KaigiRecorder *self)
   return self->state == STATE_FINISHED;
 }
 
+/**
+ * kaigi_recorder_writes:
+ * @self: a recorder
+ * @file: a file name (without folder)
+ *
+ * Returns: %TRUE if @self is still writing @file (its `.mp4.part`)
+ */
+gboolean
+kaigi_recorder_writes (KaigiRecorder *self,
+                       const char    *file)
+{
+  g_autofree char *part = NULL;
+
+  g_return_val_if_fail (KAIGI_IS_RECORDER (self), FALSE);
+
+  part = g_strconcat (self->file, ".part", NULL);
+  return self->state != STATE_FINISHED && g_str_equal (file, part);
+}
+
 static Tile *
 find_tile (KaigiRecorder *self,
            const char    *id,
@@ -615,10 +639,10 @@ apply_layout (KaigiRecorder *self)
     {
       Tile *tile = g_ptr_array_index (self->tiles, i);
       Branch *video = tile->branch[KAIGI_TRACK_VIDEO];
-      gboolean show_video = tile->video && video != NULL && video->mix_pad != NULL;
+      gboolean show_video = tile->video && video != NULL && video->mix_pad != NULL && video->has_picture;
       const KaigiRect *r = &rects[i];
       KaigiRect picture = show_video ? picture_rect (video, r) : *r;
-      int label_height = CLAMP (picture.height / 8, LABEL_MIN_HEIGHT, LABEL_MAX_HEIGHT) & ~1;
+      int label_height = CLAMP (picture.height / 6, LABEL_MIN_HEIGHT, LABEL_MAX_HEIGHT) & ~1;
 
       if (tile->placeholder_pad)
         g_object_set (tile->placeholder_pad,
@@ -634,7 +658,7 @@ apply_layout (KaigiRecorder *self)
       if (tile->label_pad)
         g_object_set (tile->label_pad,
                       "xpos", picture.x, "ypos", picture.y + picture.height - label_height,
-                      "width", MIN (label_height * 8, picture.width), "height", label_height,
+                      "width", MIN (label_height * 200 / 32 & ~1, picture.width), "height", label_height,
                       "alpha", show_video ? 1.0 : 0.0, NULL);
     }
 }
@@ -749,6 +773,53 @@ isolate_branch (GstPad          *tee_pad,
   return GST_PAD_PROBE_HANDLED;
 }
 
+typedef struct
+{
+  KaigiRecorder *self;
+  Branch *branch;
+} FirstPicture;
+
+static gboolean
+first_picture_main (gpointer user_data)
+{
+  FirstPicture *p = user_data;
+  guint i;
+
+  /* The branch may be gone already */
+  for (i = 0; i < p->self->tiles->len; i++)
+    {
+      Tile *tile = g_ptr_array_index (p->self->tiles, i);
+
+      if (tile->branch[KAIGI_TRACK_VIDEO] == p->branch)
+        {
+          p->branch->has_picture = TRUE;
+          apply_layout (p->self);
+        }
+    }
+  g_object_unref (p->self);
+  g_free (p);
+  return G_SOURCE_REMOVE;
+}
+
+/* Streaming thread: the first decoded frame. Until then the tile shows
+ * the placeholder, not a black rectangle. */
+static GstPadProbeReturn
+note_first_picture (GstPad          *pad,
+                    GstPadProbeInfo *info,
+                    gpointer         user_data)
+{
+  Branch *branch = user_data;
+  KaigiRecorder *self = branch->tile->recorder;
+  FirstPicture *p = g_new0 (FirstPicture, 1);
+  g_autoptr(GSource) source = g_idle_source_new ();
+
+  p->self = g_object_ref (self);
+  p->branch = branch;
+  g_source_set_callback (source, first_picture_main, p, NULL);
+  g_source_attach (source, self->context);
+  return GST_PAD_PROBE_REMOVE;
+}
+
 /* Main context: ask the publisher for a keyframe so the decoder can start
  * (webrtcbin turns the event into an RTCP PLI, RFC 4585 §6.3.1) */
 static void
@@ -827,6 +898,8 @@ kaigi_recorder_attach_track (KaigiRecorder  *self,
   if (gst_pad_link (src, branch->mix_pad) != GST_PAD_LINK_OK)
     GST_ERROR_OBJECT (self->bin, "cannot link the %s decoder of %s",
                       kaigi_track_kind_to_string (kind), id);
+  if (kind == KAIGI_TRACK_VIDEO)
+    gst_pad_add_probe (src, GST_PAD_PROBE_TYPE_BUFFER, note_first_picture, branch, NULL);
   gst_element_sync_state_with_parent (bin);
 
   /* Linked last, so that data only flows into a running branch. The tee
@@ -902,11 +975,16 @@ branch_detached_main (gpointer user_data)
     gst_element_remove_pad (self->bin, branch->entry);
   if (!d->unlink_only)
     {
-      gst_element_set_state (branch->bin, GST_STATE_NULL);
-      gst_bin_remove (GST_BIN (self->bin), branch->bin);
-      gst_element_release_request_pad (branch->kind == KAIGI_TRACK_VIDEO ? self->vmix : self->amix,
-                                       branch->mix_pad);
-      branch_free (branch);
+      g_autoptr(GstPad) sink = gst_element_get_static_pad (branch->bin, "sink");
+
+      /* Nothing is set to NULL or released while the mixers run (their
+       * serialized queries would deadlock against a state change): the
+       * branch drains, ends its mixer pad with EOS, and goes down with
+       * the bin */
+      if (branch->kind == KAIGI_TRACK_VIDEO)
+        g_object_set (branch->mix_pad, "alpha", 0.0, NULL);
+      gst_pad_send_event (sink, gst_event_new_eos ());
+      g_ptr_array_add (self->retired, branch);
     }
 
   g_assert (self->pending_detaches > 0);
@@ -950,6 +1028,8 @@ detach_branch (KaigiRecorder *self,
   gst_pad_add_probe (branch->tee_pad, GST_PAD_PROBE_TYPE_IDLE, unlink_branch, d, NULL);
 }
 
+/* A placeholder or name plate of a participant who left: hidden at once,
+ * ended with EOS, and gone with the bin (see branch_detached_main()) */
 static void
 remove_source (KaigiRecorder  *self,
                GstElement    **source,
@@ -958,9 +1038,8 @@ remove_source (KaigiRecorder  *self,
   if (*source == NULL)
     return;
 
-  gst_element_set_state (*source, GST_STATE_NULL);
-  gst_bin_remove (GST_BIN (self->bin), *source);
-  gst_element_release_request_pad (self->vmix, *mix_pad);
+  g_object_set (*mix_pad, "alpha", 0.0, NULL);
+  gst_element_send_event (*source, gst_event_new_eos ());
   gst_clear_object (source);
   gst_clear_object (mix_pad);
 }

@@ -52,6 +52,8 @@ gboolean       kaigi_recorder_handle_message   (KaigiRecorder      *self,
                                                 GstMessage         *message);
 void           kaigi_recorder_stop             (KaigiRecorder      *self);
 gboolean       kaigi_recorder_is_finished      (KaigiRecorder      *self);
+gboolean       kaigi_recorder_writes           (KaigiRecorder      *self,
+                                                const char         *file);
 
 char          *kaigi_recording_make_file_name  (const char         *room,
                                                 GDateTime          *time);

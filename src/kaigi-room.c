@@ -639,6 +639,9 @@ kaigi_room_leave (KaigiRoom        *self,
 
   g_signal_emit (self, signals[SIGNAL_PARTICIPANT_REMOVED], 0, p, reason);
 
+  /* The last one out ends the recording, with them still in the picture */
+  if (self->participants->len == 0 && self->recorder)
+    kaigi_room_stop_recording (self, NULL, NULL, NULL);
   /* Out of the mix before its tees go */
   if (self->recorder)
     kaigi_recorder_remove_participant (self->recorder, id);
@@ -646,13 +649,8 @@ kaigi_room_leave (KaigiRoom        *self,
   if (g_strcmp0 (self->pinned, id) == 0)
     g_clear_pointer (&self->pinned, g_free);
   speaker_tick (self);
-  /* The last one out ends the recording */
   if (self->participants->len == 0)
-    {
-      g_clear_handle_id (&self->speaker_tick, g_source_remove);
-      if (self->recorder)
-        kaigi_room_stop_recording (self, NULL, NULL, NULL);
-    }
+    g_clear_handle_id (&self->speaker_tick, g_source_remove);
 
   self->shutting_down++;
   kaigi_participant_shutdown (p, G_CALLBACK (on_participant_shut_down), g_object_ref (self));
@@ -1032,4 +1030,28 @@ kaigi_room_send_state (KaigiRoom        *self,
 
       kaigi_participant_send (participant, json);
     }
+}
+
+/**
+ * kaigi_room_is_writing:
+ * @self: a room
+ * @file: a file name in the recordings folder
+ *
+ * Returns: %TRUE if one of the room's recordings, running or being
+ *   finalized, writes @file (its `.mp4.part`)
+ */
+gboolean
+kaigi_room_is_writing (KaigiRoom  *self,
+                       const char *file)
+{
+  guint i;
+
+  g_return_val_if_fail (KAIGI_IS_ROOM (self), FALSE);
+
+  if (self->recorder && kaigi_recorder_writes (self->recorder, file))
+    return TRUE;
+  for (i = 0; i < self->finishing->len; i++)
+    if (kaigi_recorder_writes (g_ptr_array_index (self->finishing, i), file))
+      return TRUE;
+  return FALSE;
 }

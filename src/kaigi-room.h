@@ -72,6 +72,8 @@ gboolean          kaigi_room_stop_recording      (KaigiRoom             *self,
                                                   KaigiRoomRecordingStopped callback,
                                                   gpointer               user_data,
                                                   GError               **error);
+gboolean          kaigi_room_is_writing          (KaigiRoom             *self,
+                                                  const char            *file);
 void              kaigi_room_send_state          (KaigiRoom             *self,
                                                   KaigiParticipant      *participant);
 

@@ -363,10 +363,7 @@ is_running_part (KaigiServer *self,
   g_hash_table_iter_init (&iter, self->rooms);
   while (g_hash_table_iter_next (&iter, NULL, &room))
     {
-      KaigiRecordingInfo info;
-
-      if (kaigi_room_get_recording (room, &info) && g_str_has_prefix (name, info.file) &&
-          g_str_equal (name + strlen (info.file), ".part"))
+      if (kaigi_room_is_writing (room, name))
         return TRUE;
     }
   return FALSE;
