@@ -458,7 +458,7 @@ load_key_file (KaigiConfig  *config,
         }
     }
 
-  return check_consistency (config, file_name, error);
+  return TRUE;
 }
 
 /**
@@ -489,7 +489,31 @@ kaigi_config_load_key_file (KaigiConfig  *config,
   g_return_val_if_fail (config != NULL, FALSE);
   g_return_val_if_fail (key_file != NULL, FALSE);
 
-  return load_key_file (config, key_file, file_name, NULL, error);
+  return load_key_file (config, key_file, file_name, NULL, error) &&
+         check_consistency (config, file_name, error);
+}
+
+static gboolean
+load_file (KaigiConfig  *config,
+           const char   *path,
+           GError      **error)
+{
+  g_autoptr(GKeyFile) key_file = g_key_file_new ();
+  g_autoptr(GError) local_error = NULL;
+  g_autofree char *text = NULL;
+  gsize len;
+
+  if (!g_file_get_contents (path, &text, &len, &local_error) ||
+      !g_key_file_load_from_data (key_file, text, len, G_KEY_FILE_NONE, &local_error))
+    {
+      g_set_error (error, KAIGI_CONFIG_ERROR, KAIGI_CONFIG_ERROR_FILE,
+                   _("Cannot read the configuration file %s: %s"), path, local_error->message);
+      return FALSE;
+    }
+
+  g_free (config->config_file);
+  config->config_file = g_strdup (path);
+  return load_key_file (config, key_file, path, text, error);
 }
 
 /**
@@ -508,25 +532,36 @@ kaigi_config_load_file (KaigiConfig  *config,
                         const char   *path,
                         GError      **error)
 {
-  g_autoptr(GKeyFile) key_file = g_key_file_new ();
-  g_autoptr(GError) local_error = NULL;
-  g_autofree char *text = NULL;
-  gsize len;
-
   g_return_val_if_fail (config != NULL, FALSE);
   g_return_val_if_fail (path != NULL, FALSE);
 
-  if (!g_file_get_contents (path, &text, &len, &local_error) ||
-      !g_key_file_load_from_data (key_file, text, len, G_KEY_FILE_NONE, &local_error))
+  return load_file (config, path, error) && check_consistency (config, path, error);
+}
+
+static gboolean
+load_environment (KaigiConfig         *config,
+                  const char * const  *envp,
+                  GError             **error)
+{
+  guint i;
+
+  for (i = 0; i < G_N_ELEMENTS (key_specs); i++)
     {
-      g_set_error (error, KAIGI_CONFIG_ERROR, KAIGI_CONFIG_ERROR_FILE,
-                   _("Cannot read the configuration file %s: %s"), path, local_error->message);
-      return FALSE;
+      g_autofree char *name = kaigi_config_env_name (key_specs[i].group, key_specs[i].key);
+      g_autofree char *where = NULL;
+      g_autofree char *value = NULL;
+      const char *raw = g_environ_getenv ((char **) envp, name);
+
+      if (raw == NULL)
+        continue;
+
+      where = g_strdup_printf (_("the environment variable %s"), name);
+      value = g_strstrip (g_strdup (raw));
+      if (!set_value (config, &key_specs[i], value, where, error))
+        return FALSE;
     }
 
-  g_free (config->config_file);
-  config->config_file = g_strdup (path);
-  return load_key_file (config, key_file, path, text, error);
+  return TRUE;
 }
 
 /**
@@ -546,27 +581,10 @@ kaigi_config_load_environment (KaigiConfig         *config,
                                const char * const  *envp,
                                GError             **error)
 {
-  guint i;
-
   g_return_val_if_fail (config != NULL, FALSE);
 
-  for (i = 0; i < G_N_ELEMENTS (key_specs); i++)
-    {
-      g_autofree char *name = kaigi_config_env_name (key_specs[i].group, key_specs[i].key);
-      g_autofree char *where = NULL;
-      g_autofree char *value = NULL;
-      const char *raw = g_environ_getenv ((char **) envp, name);
-
-      if (raw == NULL)
-        continue;
-
-      where = g_strdup_printf (_("the environment variable %s"), name);
-      value = g_strstrip (g_strdup (raw));
-      if (!set_value (config, &key_specs[i], value, where, error))
-        return FALSE;
-    }
-
-  return check_consistency (config, _("the environment"), error);
+  return load_environment (config, envp, error) &&
+         check_consistency (config, _("the environment"), error);
 }
 
 /**
@@ -657,10 +675,12 @@ kaigi_config_parse_command_line (char               **argv,
            (print_config ? KAIGI_RUN_PRINT_CONFIG : 0) |
            (open ? KAIGI_RUN_OPEN : 0);
 
-  if (config_file && !kaigi_config_load_file (config, config_file, error))
+  /* each layer is checked as a whole once all are applied: a key file
+   * may give the certificate and the environment its key */
+  if (config_file && !load_file (config, config_file, error))
     return NULL;
 
-  if (envp && !kaigi_config_load_environment (config, envp, error))
+  if (envp && !load_environment (config, envp, error))
     return NULL;
 
   for (i = 0; i < G_N_ELEMENTS (given); i++)
