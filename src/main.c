@@ -169,6 +169,11 @@ main (int   argc,
       return 1;
     }
 
+  /* before saying so: once ready, a stop signal must stop gracefully */
+  stop.loop = loop;
+  g_unix_signal_add (SIGINT, on_stop_signal, &stop);
+  g_unix_signal_add (SIGTERM, on_stop_signal, &stop);
+
   g_print ("Kaigi listening on %s://%s:%u/\n",
            config->tls_certificate ? "https" : "http",
            config->address ? config->address : "localhost", kaigi_server_get_port (server));
@@ -178,9 +183,6 @@ main (int   argc,
   if (flags & KAIGI_RUN_OPEN)
     open_browser (config, kaigi_server_get_port (server));
 
-  stop.loop = loop;
-  g_unix_signal_add (SIGINT, on_stop_signal, &stop);
-  g_unix_signal_add (SIGTERM, on_stop_signal, &stop);
   g_main_loop_run (loop);
 
   /* First stop signal: refuse joins, tell everyone, give them the grace

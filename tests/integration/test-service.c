@@ -176,6 +176,7 @@ server_start (Server             *server,
   for (; env && *env; env += 2)
     g_subprocess_launcher_setenv (launcher, env[0], env[1], TRUE);
 
+  server->exited = FALSE;
   server->process = g_subprocess_launcher_spawnv (launcher, (const char * const *) argv->pdata, &error);
   g_assert_no_error (error);
   g_subprocess_wait_async (server->process, NULL, on_exited, server);
@@ -699,6 +700,59 @@ test_second_signal (void)
   rm_rf (recordings);
 }
 
+/* --- --open ---------------------------------------------------------------- */
+
+/* A fake default browser: a .desktop file registered for
+ * x-scheme-handler/http in mimeapps.list, whose Exec writes its argument
+ * to a file; the XDG variables make GIO see only it. */
+static void
+test_open (void)
+{
+  g_autofree char *dir = make_tmp_dir ();
+  g_autofree char *data = g_build_filename (dir, "data", NULL);
+  g_autofree char *applications = g_build_filename (data, "applications", NULL);
+  g_autofree char *config = g_build_filename (dir, "config", NULL);
+  g_autofree char *system = g_build_filename (dir, "system", NULL);
+  g_autofree char *opened = g_build_filename (dir, "opened", NULL);
+  g_autofree char *script_text = g_strdup_printf ("#!/bin/sh\nprintf '%%s' \"$1\" > '%s.part' && mv '%s.part' '%s'\n",
+                                                  opened, opened, opened);
+  g_autofree char *script = write_file (dir, "fake-browser", script_text);
+  g_autofree char *desktop_text = g_strdup_printf ("[Desktop Entry]\nType=Application\nName=Fake browser\n"
+                                                   "Exec=%s %%u\nMimeType=x-scheme-handler/http;\n"
+                                                   "NoDisplay=true\n", script);
+  g_autofree char *desktop = NULL;
+  g_autofree char *mimeapps = NULL;
+  g_autofree char *url = NULL;
+  g_autofree char *expected = NULL;
+  g_autofree char *recordings = make_tmp_dir ();
+  const char *env[] = { "HOME", dir, "XDG_DATA_HOME", data, "XDG_CONFIG_HOME", config,
+                        "XDG_DATA_DIRS", system, "XDG_CONFIG_DIRS", system, NULL };
+  Server server = { 0, };
+
+  g_assert_cmpint (g_chmod (script, 0755), ==, 0);
+  g_assert_cmpint (g_mkdir_with_parents (applications, 0700), ==, 0);
+  g_assert_cmpint (g_mkdir_with_parents (config, 0700), ==, 0);
+  g_assert_cmpint (g_mkdir_with_parents (system, 0700), ==, 0);
+  desktop = write_file (applications, "kaigi-test-browser.desktop", desktop_text);
+  mimeapps = write_file (config, "mimeapps.list",
+                         "[Default Applications]\nx-scheme-handler/http=kaigi-test-browser.desktop\n");
+
+  server_start (&server, "http", (const char *[]) { "--open", "--recordings-dir", recordings, NULL }, env);
+  expected = g_strdup_printf ("http://localhost:%u/", server.port);
+  KAIGI_TEST_WAIT_UNTIL_ELSE (g_file_get_contents (opened, &url, NULL, NULL), 10000, (void) 0);
+  g_assert_cmpstr (url, ==, expected);
+  server_stop (&server);
+
+  /* no browser at all: a warning, and the server serves anyway */
+  g_unlink (mimeapps);
+  g_unlink (desktop);
+  server_start (&server, "http", (const char *[]) { "--open", "--recordings-dir", recordings, NULL }, env);
+  server_stop (&server);
+
+  rm_rf (recordings);
+  rm_rf (dir);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -713,6 +767,7 @@ main (int   argc,
   g_test_add_func ("/service/notify-abstract", test_notify_abstract);
   g_test_add_func ("/service/graceful-stop", test_graceful_stop);
   g_test_add_func ("/service/second-signal", test_second_signal);
+  g_test_add_func ("/service/open", test_open);
 
   return g_test_run ();
 }
