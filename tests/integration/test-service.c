@@ -799,6 +799,46 @@ test_systemd_unit (void)
   rm_rf (dir);
 }
 
+/* --- man page ------------------------------------------------------------ */
+
+/* data/kaigi.1 documents every long option the binary has, and groff
+ * renders it without a warning */
+static void
+test_man_page (void)
+{
+  g_autofree char *page = g_test_build_filename (G_TEST_DIST, "..", "data", "kaigi.1", NULL);
+  g_autofree char *source = NULL;
+  g_autofree char *help = NULL, *help_err = NULL, *out = NULL, *err = NULL;
+  g_autoptr(GRegex) option = NULL;
+  g_autoptr(GMatchInfo) match = NULL;
+  g_autoptr(GError) error = NULL;
+  guint found = 0;
+
+  g_assert_true (g_file_get_contents (page, &source, NULL, &error));
+  g_assert_no_error (error);
+
+  g_assert_cmpint (run_full ((const char *[]) { binary (), "--help-all", NULL }, NULL, &help, &help_err), ==, 0);
+  option = g_regex_new ("^\\s+(?:-\\w, )?(--[a-z][a-z-]*)", G_REGEX_MULTILINE, 0, &error);
+  g_assert_no_error (error);
+  g_regex_match (option, help, 0, &match);
+  for (; g_match_info_matches (match); g_match_info_next (match, NULL))
+    {
+      g_autofree char *name = g_match_info_fetch (match, 1);
+      g_auto(GStrv) parts = g_strsplit (name, "-", -1);
+      g_autofree char *escaped = g_strjoinv ("\\-", parts);   /* troff: \- is a hyphen */
+
+      g_test_message ("%s", name);
+      g_assert_nonnull (strstr (source, escaped));
+      found++;
+    }
+  /* the options of the time of writing, at least */
+  g_assert_cmpuint (found, >=, 12);
+
+  g_assert_cmpint (run_full ((const char *[]) { "groff", "-man", "-Tutf8", "-ww", "-z", page, NULL },
+                             (const char *[]) { "LC_ALL", "C.UTF-8", NULL }, &out, &err), ==, 0);
+  g_assert_cmpstr (err, ==, "");
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -815,6 +855,7 @@ main (int   argc,
   g_test_add_func ("/service/second-signal", test_second_signal);
   g_test_add_func ("/service/open", test_open);
   g_test_add_func ("/service/systemd-unit", test_systemd_unit);
+  g_test_add_func ("/service/man-page", test_man_page);
 
   return g_test_run ();
 }
