@@ -354,6 +354,20 @@ check_consistency (KaigiConfig  *config,
       return FALSE;
     }
 
+  if (config->address)
+    {
+      g_autoptr(GInetAddress) inet = g_inet_address_new_from_string (config->address);
+
+      if (inet == NULL)
+        {
+          g_autofree char *origin = kaigi_config_describe_origin (config, "server", "address");
+
+          g_set_error (error, KAIGI_CONFIG_ERROR, KAIGI_CONFIG_ERROR_INVALID_VALUE,
+                       _("%s: “%s” is not an IP address"), origin, config->address);
+          return FALSE;
+        }
+    }
+
   /* empty means the default */
   if (config->recordings_dir == NULL)
     config->recordings_dir =

@@ -76,6 +76,7 @@ test_bad_values (void)
     { "[ice]\nstun-server=stun.example.org\n", KAIGI_CONFIG_ERROR_INVALID_VALUE, "2: [ice] stun-server" },
     { "[ice]\nmin-port=5000\nmax-port=4000\n", KAIGI_CONFIG_ERROR_INVALID_VALUE, "2: [ice] min-port" },
     { "[server]\ntls-key=/k.pem\n", KAIGI_CONFIG_ERROR_INVALID_VALUE, "2: [server] tls-key" },
+    { "[server]\naddress=localhost\n", KAIGI_CONFIG_ERROR_INVALID_VALUE, "2: [server] address" },
     { "not a key file", KAIGI_CONFIG_ERROR_FILE, NULL },
   };
   guint i;
