@@ -382,9 +382,12 @@ handle_websocket (SoupServer              *soup,
                   gpointer                 user_data)
 {
   KaigiServer *self = user_data;
+  KaigiSignalingPeer *peer = kaigi_signaling_peer_new (self, connection, self->config->idle_timeout_s);
 
-  g_ptr_array_add (self->peers,
-                   kaigi_signaling_peer_new (self, connection, self->config->idle_timeout_s));
+  g_ptr_array_add (self->peers, peer);
+  /* connected during the shutdown grace: tell it too */
+  if (self->shutting_down)
+    kaigi_signaling_peer_announce_shutdown (peer, self->config->shutdown_grace_s);
 }
 
 /* Rooms */

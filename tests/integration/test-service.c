@@ -638,6 +638,7 @@ test_graceful_stop (void)
   Server server = { 0, };
   Client joined = { 0, };
   Client late = { 0, };
+  Client later = { 0, };
   g_autofree char *recordings = make_tmp_dir ();
   gint64 signalled;
 
@@ -667,9 +668,15 @@ test_graceful_stop (void)
   g_assert_false (client_has_message (&late, "\"type\":\"joined\""));
   g_assert_false (server.exited);
 
-  /* once both have gone, the server stops well before the grace ends */
+  /* who connects during the grace is told at once */
+  client_connect (&later, "ws", server.port, NULL);
+  KAIGI_TEST_WAIT_UNTIL_ELSE (client_has_message (&later, "\"type\":\"server-shutdown\""), 5000, (void) 0);
+  g_assert_true (client_has_message (&later, "\"type\":\"server-shutdown\""));
+
+  /* once all have gone, the server stops well before the grace ends */
   client_close (&joined);
   client_close (&late);
+  client_close (&later);
   g_assert_cmpint (server_wait_exit (&server, 20000), ==, 0);
   g_assert_cmpint (g_get_monotonic_time () - signalled, <, 30 * G_USEC_PER_SEC);
   rm_rf (recordings);
