@@ -283,9 +283,9 @@ set_value (KaigiConfig    *config,
   return TRUE;
 }
 
+/* Rules between keys; messages name where the offending value came from */
 static gboolean
 check_consistency (KaigiConfig  *config,
-                   const char   *where,
                    GError      **error)
 {
   if (config->ice_min_port > config->ice_max_port)
@@ -504,7 +504,7 @@ kaigi_config_load_key_file (KaigiConfig  *config,
   g_return_val_if_fail (key_file != NULL, FALSE);
 
   return load_key_file (config, key_file, file_name, NULL, error) &&
-         check_consistency (config, file_name, error);
+         check_consistency (config, error);
 }
 
 static gboolean
@@ -549,7 +549,7 @@ kaigi_config_load_file (KaigiConfig  *config,
   g_return_val_if_fail (config != NULL, FALSE);
   g_return_val_if_fail (path != NULL, FALSE);
 
-  return load_file (config, path, error) && check_consistency (config, path, error);
+  return load_file (config, path, error) && check_consistency (config, error);
 }
 
 static gboolean
@@ -598,7 +598,7 @@ kaigi_config_load_environment (KaigiConfig         *config,
   g_return_val_if_fail (config != NULL, FALSE);
 
   return load_environment (config, envp, error) &&
-         check_consistency (config, _("the environment"), error);
+         check_consistency (config, error);
 }
 
 /**
@@ -716,7 +716,7 @@ kaigi_config_parse_command_line (char               **argv,
         return NULL;
     }
 
-  if (!check_consistency (config, _("command line"), error))
+  if (!check_consistency (config, error))
     return NULL;
 
   return g_steal_pointer (&config);
