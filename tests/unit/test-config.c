@@ -366,28 +366,37 @@ test_example_config (void)
 static void
 test_flatpak_recordings_dir (void)
 {
-  g_autofree char *user_dirs = g_build_filename (g_get_user_config_dir (), "user-dirs.dirs", NULL);
-  g_autofree char *videos = g_build_filename (g_get_home_dir (), "Filme", NULL);
+  g_autoptr(GError) error = NULL;
+  g_autofree char *dir = g_dir_make_tmp ("kaigi-test-XXXXXX", &error);
+  g_autofree char *user_dirs = g_build_filename (dir, "user-dirs.dirs", NULL);
+  g_autofree char *videos = g_build_filename (dir, "Filme", NULL);
   g_autofree char *expected = g_build_filename (videos, "Kaigi", NULL);
   g_autofree char *outside_expected = g_build_filename (g_get_user_data_dir (), "kaigi", "recordings", NULL);
+  g_autofree char *saved = g_strdup (g_getenv ("XDG_CONFIG_HOME"));
   g_autofree char *inside = NULL;
   g_autofree char *outside = NULL;
   g_autofree char *line = NULL;
-  g_autoptr(GError) error = NULL;
 
-  /* G_TEST_OPTION_ISOLATE_DIRS: these are throw-away folders (and $HOME
-   * points nowhere, so the file names the folder in full) */
-  g_assert_cmpint (g_mkdir_with_parents (g_get_user_config_dir (), 0700), ==, 0);
+  g_assert_no_error (error);
+  /* a throw-away user-dirs.dirs naming the videos folder; the loader
+   * reads $XDG_CONFIG_HOME afresh */
   line = g_strdup_printf ("XDG_VIDEOS_DIR=\"%s\"\n", videos);
   g_assert_true (g_file_set_contents (user_dirs, line, -1, &error));
   g_assert_no_error (error);
-  /* the user-dirs.dirs loader reads the variable, which the isolation
-   * points elsewhere */
-  g_setenv ("XDG_CONFIG_HOME", g_get_user_config_dir (), TRUE);
+  g_setenv ("XDG_CONFIG_HOME", dir, TRUE);
   g_reload_user_special_dirs_cache ();
 
   inside = kaigi_config_default_recordings_dir (TRUE);
   outside = kaigi_config_default_recordings_dir (FALSE);
+
+  if (saved)
+    g_setenv ("XDG_CONFIG_HOME", saved, TRUE);
+  else
+    g_unsetenv ("XDG_CONFIG_HOME");
+  g_reload_user_special_dirs_cache ();
+  g_unlink (user_dirs);
+  g_rmdir (dir);
+
   g_assert_cmpstr (inside, ==, expected);
   g_assert_cmpstr (outside, ==, outside_expected);
 }
@@ -396,7 +405,7 @@ int
 main (int   argc,
       char *argv[])
 {
-  g_test_init (&argc, &argv, G_TEST_OPTION_ISOLATE_DIRS, NULL);
+  g_test_init (&argc, &argv, NULL);
 
   g_test_add_func ("/config/defaults", test_defaults);
   g_test_add_func ("/config/precedence", test_precedence);
