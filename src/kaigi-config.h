@@ -23,6 +23,25 @@ G_BEGIN_DECLS
 #define KAIGI_DEFAULT_RECORDING_CRASH_SAFE_MINUTES 180
 #define KAIGI_DEFAULT_SPEAKER_LEAD_MS 1000
 #define KAIGI_DEFAULT_SPEAKER_HOLD_MS 2000
+#define KAIGI_DEFAULT_SHUTDOWN_GRACE_S 0
+
+/**
+ * KaigiRunFlags:
+ * @KAIGI_RUN_DEFAULT: serve
+ * @KAIGI_RUN_PRINT_VERSION: `--version`: print the version and exit
+ * @KAIGI_RUN_PRINT_CONFIG: `--print-config`: print the effective
+ *   configuration and exit
+ * @KAIGI_RUN_OPEN: `--open`: open the web client in a browser once listening
+ *
+ * What the command line asks for besides configuration.
+ */
+typedef enum
+{
+  KAIGI_RUN_DEFAULT = 0,
+  KAIGI_RUN_PRINT_VERSION = 1 << 0,
+  KAIGI_RUN_PRINT_CONFIG = 1 << 1,
+  KAIGI_RUN_OPEN = 1 << 2,
+} KaigiRunFlags;
 
 /**
  * KaigiConfig:
@@ -52,11 +71,18 @@ G_BEGIN_DECLS
  *   before the active speaker changes
  * @speaker_hold_ms: the least time (ms) an active speaker keeps the main
  *   tile after a change
+ * @tls_certificate: (nullable): PEM file with the TLS certificate (and
+ *   any intermediates); with @tls_key, the port serves HTTPS and wss://
+ * @tls_key: (nullable): PEM file with the private key of @tls_certificate
+ * @shutdown_grace_s: seconds connected participants may stay after a
+ *   stop is requested (new joins are refused meanwhile); 0 stops at once
  * @config_file: (nullable): the file the values were read from
+ * @origins: (element-type utf8 utf8) (nullable): private: where each
+ *   value that is not a default came from, see kaigi_config_describe_origin()
  *
- * The server configuration. Precedence: command line, then the
- * configuration file (GKeyFile), then defaults. Plain data; copy it with
- * kaigi_config_copy() to keep it.
+ * The server configuration. Precedence: command line, then environment
+ * (`KAIGI_GROUP_KEY`), then the configuration file (GKeyFile), then
+ * defaults. Plain data; copy it with kaigi_config_copy() to keep it.
  */
 struct _KaigiConfig
 {
@@ -79,7 +105,11 @@ struct _KaigiConfig
   guint recording_crash_safe_minutes;
   guint speaker_lead_ms;
   guint speaker_hold_ms;
+  char *tls_certificate;
+  char *tls_key;
+  guint shutdown_grace_s;
   char *config_file;
+  GHashTable *origins;
 };
 
 KaigiConfig *kaigi_config_new            (void);
@@ -92,9 +122,23 @@ gboolean     kaigi_config_load_key_file  (KaigiConfig        *config,
 gboolean     kaigi_config_load_file      (KaigiConfig        *config,
                                           const char         *path,
                                           GError            **error);
+gboolean     kaigi_config_load_environment (KaigiConfig      *config,
+                                          const char * const *envp,
+                                          GError            **error);
 KaigiConfig *kaigi_config_new_from_args  (char              **argv,
                                           gboolean           *print_version,
                                           GError            **error);
+KaigiConfig *kaigi_config_parse_command_line (char          **argv,
+                                          const char * const *envp,
+                                          KaigiRunFlags      *flags,
+                                          GError            **error);
+char        *kaigi_config_to_data        (const KaigiConfig  *config);
+char        *kaigi_config_describe_origin (const KaigiConfig *config,
+                                          const char         *group,
+                                          const char         *key);
+char        *kaigi_config_env_name       (const char         *group,
+                                          const char         *key);
+char        *kaigi_config_default_recordings_dir (gboolean    in_flatpak);
 GPtrArray   *kaigi_config_get_ice_servers (const KaigiConfig *config);
 void         kaigi_ice_server_free       (KaigiIceServer     *server);
 

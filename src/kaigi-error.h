@@ -107,6 +107,10 @@ typedef enum
  * @KAIGI_CONFIG_ERROR_INVALID_VALUE: a value is out of range or malformed
  * @KAIGI_CONFIG_ERROR_UNKNOWN_KEY: a key or group the configuration does not have
  * @KAIGI_CONFIG_ERROR_FILE: the configuration file cannot be read or parsed
+ * @KAIGI_CONFIG_ERROR_CERTIFICATE: the TLS certificate or key cannot be
+ *   read, or they do not belong together
+ * @KAIGI_CONFIG_ERROR_RECORDINGS_DIR: the recordings folder cannot be
+ *   created or written
  *
  * Configuration errors; messages name the file, group and key.
  */
@@ -115,6 +119,8 @@ typedef enum
   KAIGI_CONFIG_ERROR_INVALID_VALUE,
   KAIGI_CONFIG_ERROR_UNKNOWN_KEY,
   KAIGI_CONFIG_ERROR_FILE,
+  KAIGI_CONFIG_ERROR_CERTIFICATE,
+  KAIGI_CONFIG_ERROR_RECORDINGS_DIR,
 } KaigiConfigError;
 
 /**

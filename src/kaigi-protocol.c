@@ -746,6 +746,23 @@ kaigi_protocol_build_pong (void)
 }
 
 /**
+ * kaigi_protocol_build_server_shutdown:
+ * @grace_s: seconds connected participants may stay before the server
+ *   closes their connections; 0 when it closes them at once
+ *
+ * Returns: (transfer full): a `server-shutdown` message
+ */
+char *
+kaigi_protocol_build_server_shutdown (guint grace_s)
+{
+  g_autoptr(JsonBuilder) builder = begin_message ("server-shutdown");
+
+  json_builder_set_member_name (builder, "grace");
+  json_builder_add_int_value (builder, grace_s);
+  return end_message (builder);
+}
+
+/**
  * kaigi_protocol_build_error:
  * @error: the error; a #KAIGI_PROTOCOL_ERROR gives its code, any other
  *   domain is sent as "internal"

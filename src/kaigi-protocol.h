@@ -273,6 +273,7 @@ char *kaigi_protocol_build_participant_updated (const KaigiParticipantInfo *info
 char *kaigi_protocol_build_participant_left    (const char                 *id,
                                                 const char                 *reason);
 char *kaigi_protocol_build_pong                (void);
+char *kaigi_protocol_build_server_shutdown     (guint                       grace_s);
 char *kaigi_protocol_build_error               (const GError               *error,
                                                 const char                 *request_type);
 char *kaigi_protocol_build_chat                (const char                 *from_id,

@@ -34,6 +34,7 @@ struct _KaigiServer
   GHashTable *rooms;          /* name → KaigiRoom */
   GPtrArray *peers;           /* KaigiSignalingPeer */
   guint port;
+  gboolean shutting_down;     /* joins refused, see kaigi_server_announce_shutdown() */
 
   guint64 joins_total;
   guint64 join_latency_counts[G_N_ELEMENTS (join_latency_buckets)];
@@ -693,9 +694,12 @@ handle_websocket (SoupServer              *soup,
                   gpointer                 user_data)
 {
   KaigiServer *self = user_data;
+  KaigiSignalingPeer *peer = kaigi_signaling_peer_new (self, connection, self->config->idle_timeout_s);
 
-  g_ptr_array_add (self->peers,
-                   kaigi_signaling_peer_new (self, connection, self->config->idle_timeout_s));
+  g_ptr_array_add (self->peers, peer);
+  /* connected during the shutdown grace: tell it too */
+  if (self->shutting_down)
+    kaigi_signaling_peer_announce_shutdown (peer, self->config->shutdown_grace_s);
 }
 
 /* Rooms */
@@ -746,7 +750,7 @@ kaigi_server_ensure_room (KaigiServer  *self,
 
   g_return_val_if_fail (KAIGI_IS_SERVER (self), NULL);
 
-  if (self->soup == NULL)
+  if (self->soup == NULL || self->shutting_down)
     {
       g_set_error_literal (error, KAIGI_PROTOCOL_ERROR, KAIGI_PROTOCOL_ERROR_SHUTTING_DOWN,
                            "the server is shutting down");
@@ -863,10 +867,12 @@ kaigi_server_new (const KaigiConfig *config)
 /**
  * kaigi_server_start:
  * @self: a server
- * @error: return location for a #GIOError (address in use, permission)
+ * @error: return location for a #GIOError (address in use, permission) or
+ *   a #GTlsError (the certificate or key cannot be loaded)
  *
  * Starts listening on the configured address and port (port 0 picks a free
- * one, see kaigi_server_get_port()). Serves `/` (web client), `/ws`
+ * one, see kaigi_server_get_port()), with TLS (HTTPS, wss://) when the
+ * configuration names a certificate and key. Serves `/` (web client), `/ws`
  * (signaling, docs/protocol.md), `/api/…` (REST, DESIGN.md), `/healthz`
  * and `/metrics` (Prometheus text format 0.0.4). Main thread only.
  *
@@ -877,6 +883,7 @@ kaigi_server_start (KaigiServer  *self,
                     GError      **error)
 {
   g_autoslist(GUri) uris = NULL;
+  SoupServerListenOptions options = 0;
   gboolean ok;
 
   g_return_val_if_fail (KAIGI_IS_SERVER (self), FALSE);
@@ -889,6 +896,20 @@ kaigi_server_start (KaigiServer  *self,
   soup_server_add_handler (self->soup, "/healthz", handle_healthz, self, NULL);
   soup_server_add_handler (self->soup, "/metrics", handle_metrics, self, NULL);
   soup_server_add_websocket_handler (self->soup, "/ws", NULL, NULL, handle_websocket, self, NULL);
+
+  if (self->config->tls_certificate)
+    {
+      g_autoptr(GTlsCertificate) certificate =
+        g_tls_certificate_new_from_files (self->config->tls_certificate, self->config->tls_key, error);
+
+      if (certificate == NULL)
+        {
+          g_clear_object (&self->soup);
+          return FALSE;
+        }
+      soup_server_set_tls_certificate (self->soup, certificate);
+      options |= SOUP_SERVER_LISTEN_HTTPS;
+    }
 
   if (self->config->address)
     {
@@ -903,11 +924,11 @@ kaigi_server_start (KaigiServer  *self,
           return FALSE;
         }
       address = g_inet_socket_address_new (inet, self->config->port);
-      ok = soup_server_listen (self->soup, address, 0, error);
+      ok = soup_server_listen (self->soup, address, options, error);
     }
   else
     {
-      ok = soup_server_listen_all (self->soup, self->config->port, 0, error);
+      ok = soup_server_listen_all (self->soup, self->config->port, options, error);
     }
 
   if (!ok)
@@ -933,6 +954,31 @@ kaigi_server_get_port (KaigiServer *self)
   g_return_val_if_fail (KAIGI_IS_SERVER (self), 0);
 
   return self->port;
+}
+
+/**
+ * kaigi_server_announce_shutdown:
+ * @self: a server
+ *
+ * The first step of a graceful stop: from now on every `join` is refused
+ * with `shutting-down`, and every connected client is sent
+ * `server-shutdown`. Connections, rooms and the listening socket stay
+ * until kaigi_server_stop(). Main thread only; idempotent.
+ */
+void
+kaigi_server_announce_shutdown (KaigiServer *self)
+{
+  guint i;
+
+  g_return_if_fail (KAIGI_IS_SERVER (self));
+
+  if (self->shutting_down)
+    return;
+
+  self->shutting_down = TRUE;
+  for (i = 0; i < self->peers->len; i++)
+    kaigi_signaling_peer_announce_shutdown (g_ptr_array_index (self->peers, i),
+                                            self->config->shutdown_grace_s);
 }
 
 /**

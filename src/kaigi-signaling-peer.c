@@ -402,3 +402,23 @@ kaigi_signaling_peer_close (KaigiSignalingPeer *self,
   if (soup_websocket_connection_get_state (self->connection) == SOUP_WEBSOCKET_STATE_OPEN)
     soup_websocket_connection_close (self->connection, code, reason);
 }
+
+/**
+ * kaigi_signaling_peer_announce_shutdown:
+ * @self: a peer
+ * @grace_s: seconds before the server closes the connection
+ *
+ * Tells the client that the server is stopping (`server-shutdown`). The
+ * connection stays open. Main thread only.
+ */
+void
+kaigi_signaling_peer_announce_shutdown (KaigiSignalingPeer *self,
+                                        guint               grace_s)
+{
+  g_autofree char *json = NULL;
+
+  g_return_if_fail (KAIGI_IS_SIGNALING_PEER (self));
+
+  json = kaigi_protocol_build_server_shutdown (grace_s);
+  send_text (self, json);
+}

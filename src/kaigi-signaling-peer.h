@@ -21,5 +21,7 @@ KaigiSignalingPeer *kaigi_signaling_peer_new   (KaigiServer             *server,
 void                kaigi_signaling_peer_close (KaigiSignalingPeer      *self,
                                                 gushort                  code,
                                                 const char              *reason);
+void                kaigi_signaling_peer_announce_shutdown (KaigiSignalingPeer *self,
+                                                guint                    grace_s);
 
 G_END_DECLS

@@ -1,21 +1,37 @@
 /* main.c
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
+ *
+ * Exit status: 0 after a clean stop (or --version, --help, --print-config),
+ * 1 on a runtime failure (missing GStreamer plugins, cannot listen) or when
+ * a second SIGTERM/SIGINT cut the drain short, 2 on a usage or
+ * configuration error (nothing was started).
  */
 
 #include "config.h"
 
 #include <locale.h>
+#include <stdio.h>
+#include <unistd.h>
 #include <glib/gi18n.h>
 #include <glib-unix.h>
+#include <gio/gio.h>
 #include <gst/gst.h>
 
 #include "kaigi-config.h"
 #include "kaigi-locale.h"
+#include "kaigi-notify.h"
 #include "kaigi-plugins.h"
+#include "kaigi-preflight.h"
 #include "kaigi-server.h"
 
 #define DRAIN_TIMEOUT_S 5
+
+typedef struct
+{
+  GMainLoop *loop;
+  guint signals;
+} StopState;
 
 static gboolean
 keep_ticking (gpointer user_data)
@@ -24,10 +40,74 @@ keep_ticking (gpointer user_data)
 }
 
 static gboolean
-on_quit_signal (gpointer user_data)
+on_stop_signal (gpointer user_data)
 {
-  g_main_loop_quit (user_data);
-  return G_SOURCE_REMOVE;
+  StopState *stop = user_data;
+
+  if (++stop->signals > 1)
+    {
+      /* The operator insists: skip the drain (recordings are crash-safe) */
+      g_printerr (_("kaigi: second stop signal, exiting without waiting\n"));
+      fflush (stdout);
+      _exit (1);
+    }
+
+  g_main_loop_quit (stop->loop);
+  return G_SOURCE_CONTINUE;
+}
+
+static void
+notify (const char *state)
+{
+  g_autoptr(GError) error = NULL;
+
+  if (!kaigi_notify (state, &error))
+    g_warning ("Cannot notify the service manager (%s): %s", state, error->message);
+}
+
+/* Iterates the main context until the server is idle or @seconds passed */
+static void
+wait_idle (KaigiServer *server,
+           guint        seconds)
+{
+  gint64 deadline = g_get_monotonic_time () + seconds * G_USEC_PER_SEC;
+  guint tick = g_timeout_add (50, keep_ticking, NULL);
+
+  while (!kaigi_server_is_idle (server) && g_get_monotonic_time () < deadline)
+    g_main_context_iteration (NULL, TRUE);
+  g_source_remove (tick);
+}
+
+static gboolean
+is_local_or_any (const char *address)
+{
+  g_autoptr(GInetAddress) inet = NULL;
+
+  if (address == NULL)
+    return TRUE;
+  inet = g_inet_address_new_from_string (address);
+  return inet == NULL || g_inet_address_get_is_any (inet) || g_inet_address_get_is_loopback (inet);
+}
+
+static void
+open_browser (const KaigiConfig *config,
+              guint              port)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *uri = NULL;
+  const char *scheme = config->tls_certificate ? "https" : "http";
+
+  /* Browsers give camera and microphone to http:// only on localhost */
+  if (is_local_or_any (config->address))
+    uri = g_strdup_printf ("%s://localhost:%u/", scheme, port);
+  else if (strchr (config->address, ':'))
+    uri = g_strdup_printf ("%s://[%s]:%u/", scheme, config->address, port);
+  else
+    uri = g_strdup_printf ("%s://%s:%u/", scheme, config->address, port);
+
+  /* Inside a Flatpak, GIO goes through the OpenURI portal */
+  if (!g_app_info_launch_default_for_uri (uri, NULL, &error))
+    g_printerr (_("kaigi: warning: cannot open %s in a browser: %s\n"), uri, error->message);
 }
 
 int
@@ -39,24 +119,41 @@ main (int   argc,
   g_autoptr(GMainLoop) loop = NULL;
   g_autoptr(GError) error = NULL;
   g_autofree char *locale_dir = kaigi_locale_dir ();
-  gboolean print_version = FALSE;
+  g_auto(GStrv) envp = NULL;
+  KaigiRunFlags flags = KAIGI_RUN_DEFAULT;
+  StopState stop = { NULL, 0 };
 
   setlocale (LC_ALL, "");
   bindtextdomain (GETTEXT_PACKAGE, locale_dir);
   bind_textdomain_codeset (GETTEXT_PACKAGE, "UTF-8");
   textdomain (GETTEXT_PACKAGE);
 
-  config = kaigi_config_new_from_args (argv, &print_version, &error);
+  envp = g_get_environ ();
+  config = kaigi_config_parse_command_line (argv, (const char * const *) envp, &flags, &error);
   if (config == NULL)
     {
       g_printerr ("kaigi: %s\n", error->message);
       return 2;
     }
 
-  if (print_version)
+  if (flags & KAIGI_RUN_PRINT_VERSION)
     {
       g_print ("kaigi %s\n", PACKAGE_VERSION);
       return 0;
+    }
+
+  if (flags & KAIGI_RUN_PRINT_CONFIG)
+    {
+      g_autofree char *text = kaigi_config_to_data (config);
+
+      g_print ("%s", text);
+      return 0;
+    }
+
+  if (!kaigi_preflight_check (config, &error))
+    {
+      g_printerr ("kaigi: %s\n", error->message);
+      return 2;
     }
 
   gst_init (NULL, NULL);
@@ -74,25 +171,33 @@ main (int   argc,
       return 1;
     }
 
-  g_print ("Kaigi listening on http://%s:%u/\n",
-           config->address ? config->address : "localhost", kaigi_server_get_port (server));
+  /* before saying so: once ready, a stop signal must stop gracefully */
+  stop.loop = loop;
+  g_unix_signal_add (SIGINT, on_stop_signal, &stop);
+  g_unix_signal_add (SIGTERM, on_stop_signal, &stop);
 
-  g_unix_signal_add (SIGINT, on_quit_signal, loop);
-  g_unix_signal_add (SIGTERM, on_quit_signal, loop);
+  g_print ("Kaigi listening on %s://%s:%u/\n",
+           config->tls_certificate ? "https" : "http",
+           config->address ? config->address : "localhost", kaigi_server_get_port (server));
+  fflush (stdout);
+  notify ("READY=1");
+
+  if (flags & KAIGI_RUN_OPEN)
+    open_browser (config, kaigi_server_get_port (server));
+
   g_main_loop_run (loop);
 
+  /* First stop signal: refuse joins, tell everyone, give them the grace
+   * period (ended early once all have left), then close and drain. A
+   * second signal exits at once (on_stop_signal). */
   g_message ("Stopping");
+  notify ("STOPPING=1");
+  kaigi_server_announce_shutdown (server);
+  if (config->shutdown_grace_s > 0)
+    wait_idle (server, config->shutdown_grace_s);
   kaigi_server_stop (server);
-  /* Let participants' media tear down and close frames go out, for at
-   * most DRAIN_TIMEOUT_S */
-  {
-    gint64 deadline = g_get_monotonic_time () + DRAIN_TIMEOUT_S * G_USEC_PER_SEC;
-    guint tick = g_timeout_add (50, keep_ticking, NULL);
-
-    while (!kaigi_server_is_idle (server) && g_get_monotonic_time () < deadline)
-      g_main_context_iteration (NULL, TRUE);
-    g_source_remove (tick);
-  }
+  /* Let participants' media tear down and close frames go out */
+  wait_idle (server, DRAIN_TIMEOUT_S);
   g_clear_object (&server);
   gst_deinit ();
   return 0;

@@ -246,6 +246,18 @@ test_build (void)
 }
 
 static void
+test_build_server_shutdown (void)
+{
+  g_autoptr(JsonParser) parser = json_parser_new ();
+  g_autofree char *json = kaigi_protocol_build_server_shutdown (30);
+  JsonObject *o = parse_object (json, parser);
+
+  g_assert_cmpstr (json_object_get_string_member (o, "type"), ==, "server-shutdown");
+  g_assert_cmpint (json_object_get_int_member (o, "grace"), ==, 30);
+  g_assert_cmpstr (kaigi_protocol_error_code_to_string (KAIGI_PROTOCOL_ERROR_SHUTTING_DOWN), ==, "shutting-down");
+}
+
+static void
 test_error_codes (void)
 {
   g_assert_cmpstr (kaigi_protocol_error_code_to_string (KAIGI_PROTOCOL_ERROR_TOO_DEEP), ==, "too-deep");
@@ -351,6 +363,7 @@ main (int   argc,
   g_test_add_func ("/protocol/depth", test_depth);
   g_test_add_func ("/protocol/invalid-utf8", test_invalid_utf8);
   g_test_add_func ("/protocol/build", test_build);
+  g_test_add_func ("/protocol/build-server-shutdown", test_build_server_shutdown);
   g_test_add_func ("/protocol/error-codes", test_error_codes);
   g_test_add_func ("/protocol/recording-messages", test_recording_messages);
   g_test_add_func ("/protocol/timeline", test_timeline);
