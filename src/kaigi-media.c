@@ -443,8 +443,8 @@ pick_aac_encoder (void)
  *
  * Builds the mixing and recording graph of one recording:
  *
- * - `compositor` "vmix" (live, `ignore-inactive-pads`, starting at
- *   @start) → I420 W×H at F fps → queue "vqueue" → H.264 encoder
+ * - `compositor` "vmix" (live, `ignore-inactive-pads`, starting at its
+ *   first buffer, about @start) → I420 W×H at F fps → queue "vqueue" → H.264 encoder
  *   (x264enc `tune=zerolatency`, no B-frames, or openh264enc) → h264parse
  *   → mp4mux;
  * - `audiomixer` "amix" → 48 kHz stereo → queue "aqueue" → AAC encoder
@@ -481,7 +481,6 @@ kaigi_media_make_recorder_bin (const KaigiConfig  *config,
   g_autoptr(GstElement) abase = NULL;
   g_autoptr(GstElement) sink = NULL;
   g_autoptr(GstElement) vmix = NULL;
-  g_autoptr(GstElement) amix = NULL;
   g_autoptr(GstPad) base_pad = NULL;
   g_autoptr(GError) parse_error = NULL;
   const char *h264 = kaigi_media_pick_h264_encoder (config, error);
@@ -507,13 +506,13 @@ kaigi_media_make_recorder_bin (const KaigiConfig  *config,
 
   description = g_strdup_printf (
     "compositor name=vmix background=black ignore-inactive-pads=true "
-    "  start-time-selection=set latency=%" G_GUINT64_FORMAT " "
+    "  start-time-selection=first latency=%" G_GUINT64_FORMAT " "
     "! video/x-raw,format=I420,width=%u,height=%u,framerate=%u/1,pixel-aspect-ratio=1/1 "
     "! queue name=vqueue max-size-buffers=0 max-size-bytes=0 max-size-time=%" G_GUINT64_FORMAT " "
     "! %s ! h264parse ! mux.video_0 "
     "videotestsrc name=vbase is-live=true pattern=black "
     "! video/x-raw,format=I420,width=16,height=16,framerate=%u/1 ! vmix. "
-    "audiomixer name=amix ignore-inactive-pads=true start-time-selection=set "
+    "audiomixer name=amix ignore-inactive-pads=true start-time-selection=first "
     "  latency=%" G_GUINT64_FORMAT " "
     "! audio/x-raw,rate=48000,channels=2 ! audioconvert "
     "! queue name=aqueue max-size-buffers=0 max-size-bytes=0 max-size-time=%" G_GUINT64_FORMAT " "
@@ -538,12 +537,7 @@ kaigi_media_make_recorder_bin (const KaigiConfig  *config,
       return NULL;
     }
 
-  /* Both tracks start at @start exactly: anything older (a participant's
-   * first decoded buffers, late through their jitterbuffer) is clipped */
   vmix = gst_bin_get_by_name (GST_BIN (bin), "vmix");
-  amix = gst_bin_get_by_name (GST_BIN (bin), "amix");
-  g_object_set (vmix, "start-time", (guint64) start, NULL);
-  g_object_set (amix, "start-time", (guint64) start, NULL);
   vbase = gst_bin_get_by_name (GST_BIN (bin), "vbase");
   abase = gst_bin_get_by_name (GST_BIN (bin), "abase");
   g_object_set (vbase, "timestamp-offset", (gint64) start, NULL);
