@@ -52,6 +52,9 @@ gboolean       kaigi_recorder_handle_message   (KaigiRecorder      *self,
                                                 GstMessage         *message);
 void           kaigi_recorder_stop             (KaigiRecorder      *self);
 gboolean       kaigi_recorder_is_finished      (KaigiRecorder      *self);
+gboolean       kaigi_recorder_get_queue_levels (KaigiRecorder      *self,
+                                                guint64            *video_ns,
+                                                guint64            *audio_ns);
 
 char          *kaigi_recording_make_file_name  (const char         *room,
                                                 GDateTime          *time);

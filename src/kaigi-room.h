@@ -74,5 +74,8 @@ gboolean          kaigi_room_stop_recording      (KaigiRoom             *self,
                                                   GError               **error);
 void              kaigi_room_send_state          (KaigiRoom             *self,
                                                   KaigiParticipant      *participant);
+gboolean          kaigi_room_get_recording_queue_levels (KaigiRoom      *self,
+                                                  guint64               *video_ns,
+                                                  guint64               *audio_ns);
 
 G_END_DECLS
