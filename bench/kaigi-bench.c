@@ -337,6 +337,7 @@ struct _Bench
   ServerProcess server;
   GString *details;
   GArray *results;              /* RunResult */
+  gboolean temp_recordings_dir; /* ours: recordings are deleted after counting */
 };
 
 static gboolean interrupted;
@@ -3429,8 +3430,11 @@ run_once (Bench     *bench,
       r->rec.frames = count_video_frames (r->rec.file_path);
       details (bench, "  %s: %u video frames, %.2f fps over its duration\n", r->rec.file_path,
                r->rec.frames, r->rec.duration_ms > 0 ? r->rec.frames * 1000.0 / r->rec.duration_ms : 0);
-      g_unlink (r->rec.file_path);
-      g_unlink (sidecar);
+      if (bench->temp_recordings_dir)
+        {
+          g_unlink (r->rec.file_path);
+          g_unlink (sidecar);
+        }
     }
   return TRUE;
 }
@@ -3649,7 +3653,6 @@ main (int    argc,
   g_autoptr(GError) error = NULL;
   g_auto(GStrv) counts = NULL;
   g_autofree char *exe = NULL;
-  gboolean temp_dir = FALSE;
   int status = 0;
   GOptionEntry entries[] = {
     { "server", 's', 0, G_OPTION_ARG_FILENAME, &bench->opt.server_path,
@@ -3694,7 +3697,7 @@ main (int    argc,
     { "record-settle", 0, 0, G_OPTION_ARG_DOUBLE, &bench->opt.record_settle_s,
       "--record: seconds between starting the recording and its window (default 3)", "S" },
     { "recordings-dir", 0, 0, G_OPTION_ARG_FILENAME, &bench->opt.recordings_dir,
-      "--record: the server's recordings folder (default: a new temporary folder, removed after)", "DIR" },
+      "--record: the server's recordings folder, kept (default: a new temporary folder, removed after)", "DIR" },
     { "quiet", 'q', 0, G_OPTION_ARG_NONE, &bench->opt.quiet, "No progress on stderr", NULL },
     { NULL }
   };
@@ -3744,7 +3747,7 @@ main (int    argc,
           g_printerr ("kaigi-bench: %s\n", error->message);
           return 1;
         }
-      temp_dir = TRUE;
+      bench->temp_recordings_dir = TRUE;
     }
 
   g_mutex_init (&bench->clients_lock);
@@ -3823,7 +3826,7 @@ main (int    argc,
 
   if (!bench->opt.record)
     print_slope (bench);
-  if (temp_dir)
+  if (bench->temp_recordings_dir)
     g_rmdir (bench->opt.recordings_dir);
 
   g_atomic_int_set (&bench->pacer_running, 0);
