@@ -14,7 +14,8 @@
 # Environment: BUILD_DIR (default: build), SIZES (default: 2,4,6), WARMUP
 # and DURATION in seconds (default 10 and 20), SETTLE (default 3),
 # SERVER_ARGS (extra server arguments, e.g. "--config alt.conf" to try
-# other recording settings), PERF=1 to record the server with
+# other recording settings), RECORDINGS_DIR to keep the recordings there
+# (default: a temporary folder, emptied), PERF=1 to record the server with
 # `perf record -g` during every recording window.
 
 set -eu
@@ -42,6 +43,10 @@ set -- --header --record --participants "$sizes" --warmup "$warmup" --duration "
   --server "$build/src/kaigi" --server-log "$results/recording-$stamp.server.log"
 if [ -n "${SERVER_ARGS:-}" ]; then
   set -- "$@" --server-args "$SERVER_ARGS"
+fi
+if [ -n "${RECORDINGS_DIR:-}" ]; then
+  mkdir -p "$RECORDINGS_DIR"
+  set -- "$@" --recordings-dir "$RECORDINGS_DIR"
 fi
 if [ "${PERF:-0}" = 1 ]; then
   set -- "$@" --perf "$results/recording-$stamp.perf"
