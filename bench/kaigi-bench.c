@@ -3653,6 +3653,7 @@ main (int    argc,
   g_autoptr(GError) error = NULL;
   g_auto(GStrv) counts = NULL;
   g_autofree char *exe = NULL;
+  g_auto(GStrv) command_argv = NULL;
   int status = 0;
   GOptionEntry entries[] = {
     { "server", 's', 0, G_OPTION_ARG_FILENAME, &bench->opt.server_path,
@@ -3712,6 +3713,8 @@ main (int    argc,
   context = g_option_context_new ("— Kaigi forwarding benchmark");
   g_option_context_add_main_entries (context, entries, NULL);
   g_option_context_add_group (context, gst_init_get_option_group ());
+  /* the header quotes the command as given, before parsing strips it */
+  command_argv = g_strdupv (argv);
   if (!g_option_context_parse (context, &argc, &argv, &error))
     {
       g_printerr ("kaigi-bench: %s\n", error->message);
@@ -3769,7 +3772,7 @@ main (int    argc,
     }
 
   if (bench->opt.header)
-    print_header (bench, argc, argv);
+    print_header (bench, (int) g_strv_length (command_argv), command_argv);
 
   g_atomic_int_set (&bench->pacer_running, 1);
   bench->pacer = g_thread_new ("bench-pacer", pacer_thread, bench);
