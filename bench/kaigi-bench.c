@@ -2932,8 +2932,11 @@ sampler_stop (LevelSampler *sampler,
   double n, st = 0, sv = 0, stt = 0, stv = 0;
 
   g_clear_handle_id (&sampler->timer, g_source_remove);
+  /* a cancelled request still calls back, promptly; it must not outlive
+   * @sampler */
   g_cancellable_cancel (sampler->cancellable);
-  wait_until (sampler->bench, sampler_idle, sampler, 5);
+  while (!sampler_idle (sampler->bench, sampler))
+    g_main_context_iteration (NULL, TRUE);
 
   rec->n_levels = sampler->samples->len;
   for (guint i = 0; i < sampler->samples->len; i++)
