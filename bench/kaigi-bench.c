@@ -34,6 +34,7 @@
 
 #include <gio/gio.h>
 #include <glib-unix.h>
+#include <glib/gstdio.h>
 #include <gst/gst.h>
 #include <gst/app/app.h>
 #include <gst/rtp/rtp.h>
@@ -88,6 +89,9 @@ typedef struct
   gboolean header;
   gboolean quiet;
   gboolean pin;
+  gboolean record;
+  double record_settle_s;
+  char *recordings_dir;
 } BenchOptions;
 
 typedef struct
@@ -205,6 +209,68 @@ typedef struct
   guint threads;
 } ProcSample;
 
+/* Where a recorder thread's CPU goes, by its name (see classify_thread) */
+typedef enum
+{
+  SHARE_DECODE,                 /* "queue#:src": depayloader + decoder + convert, per track */
+  SHARE_COMPOSE,                /* "vmix:src", "amix:src": compositor, audiomixer; and
+                                 * GLib pool threads new since the recording started: the
+                                 * compositor's parallel conversion and blending */
+  SHARE_ENCODE_VIDEO,           /* "vqueue:src" and the x264 threads it starts */
+  SHARE_ENCODE_AUDIO,           /* "aqueue:src": AAC encoder */
+  SHARE_MUX,                    /* "mux:src": mp4mux (an aggregator) and filesink */
+  SHARE_SOURCES,                /* live base sources, placeholders and name plates */
+  SHARE_OTHER,                  /* any other thread new since the recording started */
+  N_SHARES
+} Share;
+
+static const char * const share_names[N_SHARES] = {
+  [SHARE_DECODE] = "decode",
+  [SHARE_COMPOSE] = "compose",
+  [SHARE_ENCODE_VIDEO] = "encode video",
+  [SHARE_ENCODE_AUDIO] = "encode audio",
+  [SHARE_MUX] = "mux",
+  [SHARE_SOURCES] = "sources",
+  [SHARE_OTHER] = "other",
+};
+
+typedef struct
+{
+  gboolean ok;
+  char *note;
+
+  double server_cpu;            /* cores */
+  double bench_cpu;
+  double other_cpu;
+  double share[N_SHARES];       /* cores, threads of the recorder */
+  guint share_threads[N_SHARES];
+  double rss_mb;
+  guint threads;
+
+  double fps_min;
+  double fps_mean;
+  guint64 video_expected;
+  guint64 video_lost;
+  guint64 audio_expected;
+  guint64 audio_lost;
+  double lat_p50_ms[N_KINDS];
+  double lat_p99_ms[N_KINDS];
+
+  double wall_ms;               /* POST sent → DELETE sent */
+  gint64 duration_ms;           /* the file's, from the DELETE reply */
+  double stop_ms;               /* DELETE sent → its reply (the file is final) */
+
+  guint n_levels;               /* /metrics samples during the window */
+  double vqueue_max_ms;
+  double vqueue_mean_ms;
+  double vqueue_slope;          /* ms of queue per s of window, least squares */
+  double aqueue_max_ms;
+  double aqueue_mean_ms;
+
+  char *file_path;              /* the recording, counted after the run */
+  guint frames;                 /* video frames in the file */
+} RecordResult;
+
 typedef struct
 {
   guint n;
@@ -245,6 +311,8 @@ typedef struct
   guint64 rtp_out;
   guint64 rtp_dropped;
   guint64 unstamped;
+
+  RecordResult rec;             /* --record: the window while recording */
 } RunResult;
 
 struct _Bench
@@ -269,6 +337,7 @@ struct _Bench
   ServerProcess server;
   GString *details;
   GArray *results;              /* RunResult */
+  gboolean temp_recordings_dir; /* ours: recordings are deleted after counting */
 };
 
 static gboolean interrupted;
@@ -2128,6 +2197,11 @@ server_start (Bench   *bench,
   g_ptr_array_add (argv, g_strdup ("0"));
   if (bench->opt.server_args != NULL && !g_shell_parse_argv (bench->opt.server_args, NULL, &extra, error))
     return FALSE;
+  if (bench->opt.record)
+    {
+      g_ptr_array_add (argv, g_strdup ("--recordings-dir"));
+      g_ptr_array_add (argv, g_strdup (bench->opt.recordings_dir));
+    }
   for (guint i = 0; extra != NULL && extra[i] != NULL; i++)
     g_ptr_array_add (argv, g_strdup (extra[i]));
   g_ptr_array_add (argv, NULL);
@@ -2664,6 +2738,490 @@ clients_teardown (Bench *bench)
     bench_client_unref (g_ptr_array_index (clients, i));
 }
 
+/* `perf record -g` of the server for one window, into PREFIX-N<suffix>.data */
+static GSubprocess *
+start_perf (Bench      *bench,
+            guint       n,
+            const char *suffix)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *pid = NULL;
+  g_autofree char *secs = NULL;
+  g_autofree char *path = NULL;
+  GSubprocess *perf;
+
+  if (bench->opt.perf_path == NULL)
+    return NULL;
+  pid = g_strdup_printf ("%d", bench->server.pid);
+  secs = g_strdup_printf ("%.0f", bench->opt.duration_s);
+  path = g_strdup_printf ("%s-%u%s.data", bench->opt.perf_path, n, suffix);
+  perf = g_subprocess_new (G_SUBPROCESS_FLAGS_STDOUT_SILENCE | G_SUBPROCESS_FLAGS_STDERR_SILENCE,
+                           &error, "perf", "record", "-g", "-o", path,
+                           "-p", pid, "--", "sleep", secs, NULL);
+  if (perf == NULL)
+    details (bench, "  perf: %s\n", error->message);
+  return perf;
+}
+
+/* Recording mode (--record) {{{ */
+
+typedef struct
+{
+  gboolean done;
+  guint status;
+  GBytes *body;
+  GError *error;
+} HttpReply;
+
+static void
+on_http_reply (GObject      *source,
+               GAsyncResult *result,
+               gpointer      user_data)
+{
+  HttpReply *reply = user_data;
+
+  reply->body = soup_session_send_and_read_finish (SOUP_SESSION (source), result, &reply->error);
+  reply->done = TRUE;
+}
+
+static gboolean
+http_done (Bench   *bench,
+           gpointer data)
+{
+  return ((HttpReply *) data)->done;
+}
+
+/* A request to the server, iterating the main context until the reply
+ * (the clients keep running meanwhile). Returns the HTTP status, 0 on a
+ * transport error or after @timeout_s; the reply's body in @body. */
+static guint
+http_request (Bench       *bench,
+              const char  *method,
+              const char  *path,
+              char       **body,
+              double       timeout_s)
+{
+  g_autofree char *uri = g_strdup_printf ("http://127.0.0.1:%u%s", bench->server.port, path);
+  g_autoptr(SoupMessage) msg = soup_message_new (method, uri);
+  g_autoptr(GCancellable) cancellable = g_cancellable_new ();
+  HttpReply reply = { 0, };
+  guint status;
+
+  if (body != NULL)
+    *body = NULL;
+  if (msg == NULL)
+    return 0;
+  soup_session_send_and_read_async (bench->session, msg, G_PRIORITY_DEFAULT, cancellable,
+                                    on_http_reply, &reply);
+  if (!wait_until (bench, http_done, &reply, timeout_s))
+    {
+      g_cancellable_cancel (cancellable);
+      while (!reply.done)
+        g_main_context_iteration (NULL, TRUE);
+    }
+  status = reply.error == NULL ? soup_message_get_status (msg) : 0;
+  if (body != NULL && reply.body != NULL)
+    {
+      gsize size;
+      const char *data = g_bytes_get_data (reply.body, &size);
+
+      *body = g_strndup (data, size);
+    }
+  if (body != NULL && *body == NULL && reply.error != NULL)
+    *body = g_strdup (reply.error->message);
+  g_clear_pointer (&reply.body, g_bytes_unref);
+  g_clear_error (&reply.error);
+  return status;
+}
+
+/* Samples the encoder queue levels from /metrics every 500 ms */
+typedef struct
+{
+  double t_s;                   /* since the start of the window */
+  double video_ms;
+  double audio_ms;
+} LevelSample;
+
+typedef struct
+{
+  Bench *bench;
+  SoupMessage *msg;             /* the request in flight */
+  GCancellable *cancellable;
+  gint64 t0;
+  gint64 sent;
+  GArray *samples;              /* LevelSample */
+  guint timer;
+} LevelSampler;
+
+static double
+metric_value (const char *text,
+              const char *name)
+{
+  g_auto(GStrv) lines = g_strsplit (text, "\n", -1);
+  gsize len = strlen (name);
+
+  for (guint i = 0; lines[i] != NULL; i++)
+    if (strncmp (lines[i], name, len) == 0 && lines[i][len] == ' ')
+      return g_ascii_strtod (lines[i] + len + 1, NULL);
+  return NAN;
+}
+
+static void
+on_metrics (GObject      *source,
+            GAsyncResult *result,
+            gpointer      user_data)
+{
+  LevelSampler *sampler = user_data;
+  g_autoptr(GBytes) bytes = soup_session_send_and_read_finish (SOUP_SESSION (source), result, NULL);
+
+  if (bytes != NULL && soup_message_get_status (sampler->msg) == SOUP_STATUS_OK)
+    {
+      g_autofree char *text = g_strndup (g_bytes_get_data (bytes, NULL), g_bytes_get_size (bytes));
+      LevelSample sample = {
+        (sampler->sent - sampler->t0) / 1e9,
+        1000 * metric_value (text, "kaigi_recording_video_queue_seconds"),
+        1000 * metric_value (text, "kaigi_recording_audio_queue_seconds"),
+      };
+
+      if (!isnan (sample.video_ms) && !isnan (sample.audio_ms))
+        g_array_append_val (sampler->samples, sample);
+    }
+  g_clear_object (&sampler->msg);
+}
+
+static gboolean
+on_sample_levels (gpointer user_data)
+{
+  LevelSampler *sampler = user_data;
+  g_autofree char *uri = NULL;
+
+  if (sampler->msg != NULL)
+    return G_SOURCE_CONTINUE;   /* the previous one is still out */
+  uri = g_strdup_printf ("http://127.0.0.1:%u/metrics", sampler->bench->server.port);
+  sampler->msg = soup_message_new ("GET", uri);
+  sampler->sent = now_ns ();
+  soup_session_send_and_read_async (sampler->bench->session, sampler->msg, G_PRIORITY_DEFAULT,
+                                    sampler->cancellable, on_metrics, sampler);
+  return G_SOURCE_CONTINUE;
+}
+
+static gboolean
+sampler_idle (Bench   *bench,
+              gpointer data)
+{
+  return ((LevelSampler *) data)->msg == NULL;
+}
+
+static void
+sampler_start (LevelSampler *sampler,
+               Bench        *bench)
+{
+  memset (sampler, 0, sizeof *sampler);
+  sampler->bench = bench;
+  sampler->cancellable = g_cancellable_new ();
+  sampler->samples = g_array_new (FALSE, FALSE, sizeof (LevelSample));
+  sampler->t0 = now_ns ();
+  on_sample_levels (sampler);
+  sampler->timer = g_timeout_add (500, on_sample_levels, sampler);
+}
+
+static void
+sampler_stop (LevelSampler *sampler,
+              RecordResult *rec)
+{
+  double n, st = 0, sv = 0, stt = 0, stv = 0;
+
+  g_clear_handle_id (&sampler->timer, g_source_remove);
+  /* a cancelled request still calls back, promptly; it must not outlive
+   * @sampler */
+  g_cancellable_cancel (sampler->cancellable);
+  while (!sampler_idle (sampler->bench, sampler))
+    g_main_context_iteration (NULL, TRUE);
+
+  rec->n_levels = sampler->samples->len;
+  for (guint i = 0; i < sampler->samples->len; i++)
+    {
+      LevelSample *s = &g_array_index (sampler->samples, LevelSample, i);
+
+      rec->vqueue_max_ms = MAX (rec->vqueue_max_ms, s->video_ms);
+      rec->aqueue_max_ms = MAX (rec->aqueue_max_ms, s->audio_ms);
+      rec->vqueue_mean_ms += s->video_ms;
+      rec->aqueue_mean_ms += s->audio_ms;
+      st += s->t_s;
+      sv += s->video_ms;
+      stt += s->t_s * s->t_s;
+      stv += s->t_s * s->video_ms;
+    }
+  n = sampler->samples->len;
+  if (n > 0)
+    {
+      rec->vqueue_mean_ms /= n;
+      rec->aqueue_mean_ms /= n;
+    }
+  rec->vqueue_slope = n >= 2 && n * stt - st * st > 0 ? (n * stv - st * sv) / (n * stt - st * st) : NAN;
+
+  g_clear_object (&sampler->cancellable);
+  g_clear_pointer (&sampler->samples, g_array_unref);
+}
+
+/* Which part of the recorder a thread belongs to, by the name GStreamer
+ * gives a pad's streaming thread ("<element>:<pad>"). Threads a library
+ * starts itself (x264's encoding threads, libvpx's) inherit the name of
+ * the thread that started them, which is the streaming thread of their
+ * element's branch. */
+static Share
+classify_thread (const char *name)
+{
+  if (g_str_equal (name, "vmix:src") || g_str_equal (name, "amix:src") || g_str_has_prefix (name, "pool-"))
+    return SHARE_COMPOSE;
+  if (g_str_equal (name, "mux:src"))
+    return SHARE_MUX;
+  if (g_str_equal (name, "vqueue:src") || g_str_has_prefix (name, "x264"))
+    return SHARE_ENCODE_VIDEO;
+  if (g_str_equal (name, "aqueue:src"))
+    return SHARE_ENCODE_AUDIO;
+  if (g_str_has_prefix (name, "queue") && g_str_has_suffix (name, ":src"))
+    return SHARE_DECODE;
+  if (g_str_equal (name, "vbase:src") || g_str_equal (name, "abase:src") ||
+      g_str_equal (name, "source:src"))
+    return SHARE_SOURCES;
+  return SHARE_OTHER;
+}
+
+static gboolean
+is_recorder_only_name (const char *name)
+{
+  Share share = classify_thread (name);
+
+  /* "queue#:src" is also the name of every webrtcbin's transport
+   * receive queue, and GLib's pool threads serve anyone: only new
+   * threads count */
+  return share != SHARE_DECODE && share != SHARE_OTHER && !g_str_has_prefix (name, "pool-");
+}
+
+/* The recorder's threads: new since @pre, renamed since (a pooled thread
+ * taken over by one of the recorder's tasks), or named like its elements.
+ * Adds their CPU between @before and @after to @rec's shares. */
+static void
+attribute_recorder_threads (Bench        *bench,
+                            RecordResult *rec,
+                            GHashTable   *pre,
+                            GHashTable   *before,
+                            GHashTable   *after,
+                            double        seconds)
+{
+  GHashTableIter iter;
+  gpointer key, value;
+  long hz = sysconf (_SC_CLK_TCK);
+
+  details (bench, "  recorder threads (%% of one core over the window):\n");
+  g_hash_table_iter_init (&iter, after);
+  while (g_hash_table_iter_next (&iter, &key, &value))
+    {
+      ThreadTicks *t = value, *t0 = g_hash_table_lookup (before, key), *tp = g_hash_table_lookup (pre, key);
+      Share share = classify_thread (t->name);
+      double cpu = (double) (t->ticks - (t0 ? t0->ticks : 0)) / hz / seconds;
+
+      if (tp != NULL && g_str_equal (tp->name, t->name) && !is_recorder_only_name (t->name))
+        continue;
+      rec->share[share] += cpu;
+      rec->share_threads[share]++;
+      details (bench, "    %-16s tid %-7s %5.1f %%  %s%s\n", t->name, (const char *) key, 100 * cpu,
+               share_names[share], tp == NULL ? "" : " (existed before the recording)");
+    }
+}
+
+static gint64
+reply_duration_ms (const char *body)
+{
+  g_autoptr(JsonParser) parser = json_parser_new ();
+  JsonNode *root;
+
+  if (body == NULL || !json_parser_load_from_data (parser, body, -1, NULL))
+    return -1;
+  root = json_parser_get_root (parser);
+  if (root == NULL || !JSON_NODE_HOLDS_OBJECT (root) ||
+      !json_object_has_member (json_node_get_object (root), "duration_ms"))
+    return -1;
+  return json_object_get_int_member (json_node_get_object (root), "duration_ms");
+}
+
+static char *
+reply_file (const char *body)
+{
+  g_autoptr(JsonParser) parser = json_parser_new ();
+  JsonNode *root;
+  const char *file;
+
+  if (body == NULL || !json_parser_load_from_data (parser, body, -1, NULL))
+    return NULL;
+  root = json_parser_get_root (parser);
+  if (root == NULL || !JSON_NODE_HOLDS_OBJECT (root))
+    return NULL;
+  file = json_object_get_string_member_with_default (json_node_get_object (root), "file", NULL);
+  return file != NULL && strchr (file, '/') == NULL ? g_strdup (file) : NULL;
+}
+
+/* Video frames in a recorded MP4 (demuxed only, not decoded) */
+static GstPadProbeReturn
+count_buffer (GstPad          *pad,
+              GstPadProbeInfo *info,
+              gpointer         user_data)
+{
+  (*(guint *) user_data)++;
+  return GST_PAD_PROBE_OK;
+}
+
+static guint
+count_video_frames (const char *path)
+{
+  g_autoptr(GstElement) pipeline = gst_parse_launch ("filesrc name=src ! qtdemux ! video/x-h264 "
+                                                     "! fakesink name=sink sync=false", NULL);
+  g_autoptr(GstElement) src = NULL;
+  g_autoptr(GstElement) sink = NULL;
+  g_autoptr(GstPad) pad = NULL;
+  g_autoptr(GstBus) bus = NULL;
+  g_autoptr(GstMessage) message = NULL;
+  guint frames = 0;
+
+  if (pipeline == NULL)
+    return 0;
+  src = gst_bin_get_by_name (GST_BIN (pipeline), "src");
+  g_object_set (src, "location", path, NULL);
+  sink = gst_bin_get_by_name (GST_BIN (pipeline), "sink");
+  pad = gst_element_get_static_pad (sink, "sink");
+  gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_BUFFER, count_buffer, &frames, NULL);
+  bus = gst_element_get_bus (pipeline);
+  gst_element_set_state (pipeline, GST_STATE_PLAYING);
+  message = gst_bus_timed_pop_filtered (bus, 30 * GST_SECOND, GST_MESSAGE_EOS | GST_MESSAGE_ERROR);
+  gst_element_set_state (pipeline, GST_STATE_NULL);
+  if (message == NULL || GST_MESSAGE_TYPE (message) == GST_MESSAGE_ERROR)
+    return 0;
+  return frames;
+}
+
+/* After the window without recording: start a recording, let it settle,
+ * measure a window of the same length, stop it and wait for the file. */
+static void
+record_window (Bench     *bench,
+               RunResult *r)
+{
+  RecordResult *rec = &r->rec;
+  RunResult w = { 0, };
+  g_autofree char *room = g_uri_escape_string (bench->opt.room, NULL, FALSE);
+  g_autofree char *path = g_strdup_printf ("/api/rooms/%s/recording", room);
+  g_autofree char *body = NULL;
+  g_autofree char *file = NULL;
+  g_autoptr(GHashTable) pre = NULL;
+  g_autoptr(GHashTable) before = NULL;
+  g_autoptr(GHashTable) after = NULL;
+  g_autoptr(GSubprocess) perf = NULL;
+  ProcSample s0, s1, b0, b1;
+  LevelSampler sampler;
+  long hz = sysconf (_SC_CLK_TCK);
+  gint64 post_ns, delete_ns, w0, w1, sys0, sys1;
+  double window;
+  guint status;
+  int self = getpid ();
+
+  pre = proc_threads (bench->server.pid);
+  post_ns = now_ns ();
+  status = http_request (bench, "POST", path, &body, 10);
+  if (status != SOUP_STATUS_CREATED)
+    {
+      rec->note = g_strdup_printf ("POST recording: %u %s", status, body ? body : "");
+      details (bench, "  %s\n", rec->note);
+      return;
+    }
+  details (bench, "  recording started in %.0f ms: %s\n  settling %.0f s\n",
+           (now_ns () - post_ns) / 1e6, body, bench->opt.record_settle_s);
+  g_clear_pointer (&body, g_free);
+  iterate_for (bench->opt.record_settle_s);
+
+  /* the window while recording */
+  snapshot_subscriptions (bench);
+  for (guint k = 0; k < N_KINDS; k++)
+    memset (bench->latency[k], 0, sizeof (Histogram));
+  before = proc_threads (bench->server.pid);
+  proc_sample (bench->server.pid, &s0);
+  proc_sample (self, &b0);
+  sys0 = system_busy_ticks ();
+  sampler_start (&sampler, bench);
+  perf = start_perf (bench, r->n, "-record");
+  w0 = g_get_monotonic_time ();
+  g_atomic_int_set (&bench->measuring, 1);
+
+  iterate_for (bench->opt.duration_s);
+
+  g_atomic_int_set (&bench->measuring, 0);
+  w1 = g_get_monotonic_time ();
+  window = (w1 - w0) / 1e6;
+  proc_sample (bench->server.pid, &s1);
+  proc_sample (self, &b1);
+  sys1 = system_busy_ticks ();
+  after = proc_threads (bench->server.pid);
+  sampler_stop (&sampler, rec);
+
+  rec->server_cpu = (double) (s1.ticks - s0.ticks) / hz / window;
+  rec->bench_cpu = (double) (b1.ticks - b0.ticks) / hz / window;
+  rec->other_cpu = MAX ((double) (sys1 - sys0) / hz / window - rec->bench_cpu - rec->server_cpu, 0);
+  rec->rss_mb = s1.rss_kb / 1024.0;
+  rec->threads = s1.threads;
+
+  collect_subscriptions (bench, &w, window);
+  rec->fps_min = w.fps_min;
+  rec->fps_mean = w.fps_mean;
+  rec->video_expected = w.video_expected;
+  rec->video_lost = w.video_lost;
+  rec->audio_expected = w.audio_expected;
+  rec->audio_lost = w.audio_lost;
+  for (guint k = 0; k < N_KINDS; k++)
+    {
+      rec->lat_p50_ms[k] = histogram_percentile_ms (bench->latency[k], 50);
+      rec->lat_p99_ms[k] = histogram_percentile_ms (bench->latency[k], 99);
+    }
+
+  /* stop, and wait for the file */
+  delete_ns = now_ns ();
+  status = http_request (bench, "DELETE", path, &body, 30);
+  rec->stop_ms = (now_ns () - delete_ns) / 1e6;
+  rec->wall_ms = (delete_ns - post_ns) / 1e6;
+  if (status != SOUP_STATUS_OK)
+    {
+      rec->note = g_strdup_printf ("DELETE recording: %u %s", status, body ? body : "");
+      details (bench, "  %s\n", rec->note);
+    }
+  else
+    {
+      rec->duration_ms = reply_duration_ms (body);
+      file = reply_file (body);
+      rec->ok = rec->duration_ms >= 0;
+      details (bench, "  recording stopped in %.0f ms: %s\n", rec->stop_ms, body);
+    }
+
+  details (bench, "  recording window %.1f s: server %.1f %% of a core (%.1f %% before recording), "
+           "bench %.1f %%, other processes %.1f %%; fps min %.1f mean %.1f\n",
+           window, 100 * rec->server_cpu, 100 * r->server_cpu, 100 * rec->bench_cpu, 100 * rec->other_cpu,
+           rec->fps_min, rec->fps_mean);
+  details (bench, "  video packets expected %" G_GUINT64_FORMAT ", lost %" G_GUINT64_FORMAT
+           "; audio expected %" G_GUINT64_FORMAT ", lost %" G_GUINT64_FORMAT "\n",
+           rec->video_expected, rec->video_lost, rec->audio_expected, rec->audio_lost);
+  details (bench, "  encoder queues over %u samples: video max %.1f ms, mean %.1f ms, slope %.2f ms/s; "
+           "audio max %.1f ms, mean %.1f ms\n", rec->n_levels, rec->vqueue_max_ms, rec->vqueue_mean_ms,
+           rec->vqueue_slope, rec->aqueue_max_ms, rec->aqueue_mean_ms);
+  details (bench, "  file %" G_GINT64_FORMAT " ms over %.0f ms of wall time (POST sent → DELETE sent)\n",
+           rec->duration_ms, rec->wall_ms);
+  attribute_recorder_threads (bench, rec, pre, before, after, window);
+  report_threads (bench, before, after, window);
+
+  if (file != NULL)
+    rec->file_path = g_build_filename (bench->opt.recordings_dir, file, NULL);
+  if (perf != NULL)
+    g_subprocess_wait (perf, NULL, NULL);
+}
+
+/* }}} */
+
 static gboolean
 run_once (Bench     *bench,
           guint      n,
@@ -2790,20 +3348,9 @@ run_once (Bench     *bench,
     {
       proc_sample (bench->server.pid, &s0);
       threads_before = proc_threads (bench->server.pid);
-      if (bench->opt.perf_path != NULL)
-        {
-          g_autofree char *pid = g_strdup_printf ("%d", bench->server.pid);
-          g_autofree char *secs = g_strdup_printf ("%.0f", bench->opt.duration_s);
-          g_autofree char *path = g_strdup_printf ("%s-%u%s.data", bench->opt.perf_path, n,
-                                                   loss_percent > 0 ? "-loss" : "");
-
-          perf = g_subprocess_new (G_SUBPROCESS_FLAGS_STDOUT_SILENCE | G_SUBPROCESS_FLAGS_STDERR_SILENCE,
-                                   &error, "perf", "record", "-g", "-o", path,
-                                   "-p", pid, "--", "sleep", secs, NULL);
-          if (perf == NULL)
-            details (bench, "  perf: %s\n", error->message);
-          g_clear_error (&error);
-        }
+      /* with --record, perf records the recording window instead */
+      if (!bench->opt.record)
+        perf = start_perf (bench, n, loss_percent > 0 ? "-loss" : "");
     }
   proc_sample (self, &b0);
   sys0 = system_busy_ticks ();
@@ -2872,8 +3419,26 @@ run_once (Bench     *bench,
   if (perf != NULL)
     g_subprocess_wait (perf, NULL, NULL);
 
+  if (bench->opt.record && !direct)
+    record_window (bench, r);
+
   clients_teardown (bench);
   server_stop (bench);
+
+  if (r->rec.file_path != NULL)
+    {
+      g_autofree char *sidecar = g_strconcat (r->rec.file_path, ".json", NULL);
+
+      /* read it back once nothing else runs; then it goes */
+      r->rec.frames = count_video_frames (r->rec.file_path);
+      details (bench, "  %s: %u video frames, %.2f fps over its duration\n", r->rec.file_path,
+               r->rec.frames, r->rec.duration_ms > 0 ? r->rec.frames * 1000.0 / r->rec.duration_ms : 0);
+      if (bench->temp_recordings_dir)
+        {
+          g_unlink (r->rec.file_path);
+          g_unlink (sidecar);
+        }
+    }
   return TRUE;
 }
 
@@ -2882,6 +3447,8 @@ run_once (Bench     *bench,
 /* Output {{{ */
 
 static void print_row (const RunResult *r);
+static void print_record_header (void);
+static void print_record_row (const RunResult *r);
 
 static RunResult *
 run_and_print (Bench    *bench,
@@ -2893,7 +3460,10 @@ run_and_print (Bench    *bench,
 
   run_once (bench, n, loss_percent, direct, &r);
   g_array_append_val (bench->results, r);
-  print_row (&r);
+  if (bench->opt.record && !direct)
+    print_record_row (&r);
+  else
+    print_row (&r);
   return &g_array_index (bench->results, RunResult, bench->results->len - 1);
 }
 
@@ -2915,7 +3485,7 @@ print_header (Bench *bench,
       g_string_append_printf (command, "%s%s", i ? " " : "", quoted);
     }
 
-  printf ("Kaigi forwarding benchmark, %s\n\n", date);
+  printf ("Kaigi %s benchmark, %s\n\n", bench->opt.record ? "recording" : "forwarding", date);
   printf ("- revision: %s\n", rev);
   printf ("- CPU: %s, %ld cores online\n", cpu, sysconf (_SC_NPROCESSORS_ONLN));
   printf ("- GStreamer: %s\n", gst_version_string ());
@@ -2927,8 +3497,16 @@ print_header (Bench *bench,
           bench->media.frames[KIND_VIDEO]->len / bench->media.n_keyframes,
           bench->media.bytes[KIND_AUDIO] * 8.0 / (bench->media.frames[KIND_AUDIO]->len * 0.02) / 1000,
           bench->opt.latency_ms);
-  printf ("- warm-up %.0f s, measurement window %.0f s%s\n\n", bench->opt.warmup_s, bench->opt.duration_s,
+  printf ("- warm-up %.0f s, measurement window %.0f s%s\n", bench->opt.warmup_s, bench->opt.duration_s,
           bench->opt.pin ? "; server pinned to CPU 0, clients to CPU 1" : "");
+  if (bench->opt.record)
+    {
+      printf ("- per N: a window without recording, then POST recording, %.0f s to settle, a window "
+              "of the same length while recording, DELETE recording\n\n", bench->opt.record_settle_s);
+      print_record_header ();
+      return;
+    }
+  printf ("\n");
   fputs ("| N | video streams | loss in | server CPU % | CPU %/stream | RSS MB (+/part.) "
          "| threads (+/part.) | join p50/p95 ms | fps min/mean | lost video/audio % "
          "| latency video p50/p99 ms | latency audio p50/p99 ms | bench CPU % | other CPU % |\n", stdout);
@@ -2985,6 +3563,59 @@ print_row (const RunResult *r)
   fflush (stdout);
 }
 
+static void
+print_record_header (void)
+{
+  fputs ("| N | server CPU % without / with recording | recorder CPU % | decode | compose "
+         "| encode video / audio / mux | sources / other / rest | file s / wall s | frames in file "
+         "| stop ms | video queue max / mean ms, slope ms/s | audio queue max ms "
+         "| fps min/mean while recording | lost video/audio % while recording "
+         "| latency video p50/p99 ms while recording | RSS MB / threads without → with "
+         "| bench CPU % | other CPU % |\n", stdout);
+  printf ("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
+  fflush (stdout);
+}
+
+static void
+print_record_row (const RunResult *r)
+{
+  const RecordResult *rec = &r->rec;
+  double recorder, rest;
+  g_autofree char *v50 = format_ms (rec->lat_p50_ms[KIND_VIDEO]);
+  g_autofree char *v99 = format_ms (rec->lat_p99_ms[KIND_VIDEO]);
+
+  if (!r->ok || !rec->ok)
+    {
+      printf ("| %u | failed: %s | | | | | | | | | | | | | | | | |\n", r->n,
+              !r->ok ? (r->note ? r->note : "?") : (rec->note ? rec->note : "no duration in the reply"));
+      fflush (stdout);
+      return;
+    }
+
+  recorder = rec->server_cpu - r->server_cpu;
+  rest = recorder;
+  for (guint i = 0; i < N_SHARES; i++)
+    rest -= rec->share[i];
+
+  printf ("| %u | %.1f / %.1f | %.1f | %.1f | %.1f | %.1f / %.1f / %.1f | %.1f / %.1f / %.1f ",
+          r->n, 100 * r->server_cpu, 100 * rec->server_cpu, 100 * recorder,
+          100 * rec->share[SHARE_DECODE], 100 * rec->share[SHARE_COMPOSE],
+          100 * rec->share[SHARE_ENCODE_VIDEO], 100 * rec->share[SHARE_ENCODE_AUDIO], 100 * rec->share[SHARE_MUX],
+          100 * rec->share[SHARE_SOURCES], 100 * rec->share[SHARE_OTHER], 100 * rest);
+  printf ("| %.2f / %.2f (%+.1f %%) | %u (%.2f fps) | %.0f | %.0f / %.0f, %+.2f | %.0f ",
+          rec->duration_ms / 1000.0, rec->wall_ms / 1000.0,
+          rec->wall_ms > 0 ? 100.0 * (rec->duration_ms - rec->wall_ms) / rec->wall_ms : 0,
+          rec->frames, rec->duration_ms > 0 ? rec->frames * 1000.0 / rec->duration_ms : 0,
+          rec->stop_ms, rec->vqueue_max_ms, rec->vqueue_mean_ms, rec->vqueue_slope, rec->aqueue_max_ms);
+  printf ("| %.1f / %.1f | %.2f / %.2f | %s / %s | %.1f / %u → %.1f / %u | %.0f | %.0f |\n",
+          rec->fps_min, rec->fps_mean,
+          rec->video_expected ? 100.0 * rec->video_lost / rec->video_expected : 0,
+          rec->audio_expected ? 100.0 * rec->audio_lost / rec->audio_expected : 0,
+          v50, v99, r->rss_mb, r->threads, rec->rss_mb, rec->threads,
+          100 * rec->bench_cpu, 100 * rec->other_cpu);
+  fflush (stdout);
+}
+
 /* Least-squares slope of server CPU over forwarded video streams */
 static void
 print_slope (Bench *bench)
@@ -3025,6 +3656,7 @@ main (int    argc,
   g_autoptr(GError) error = NULL;
   g_auto(GStrv) counts = NULL;
   g_autofree char *exe = NULL;
+  g_auto(GStrv) command_argv = NULL;
   int status = 0;
   GOptionEntry entries[] = {
     { "server", 's', 0, G_OPTION_ARG_FILENAME, &bench->opt.server_path,
@@ -3064,6 +3696,12 @@ main (int    argc,
       "Record the server with `perf record -g` during each window into PREFIX-N.data", "PREFIX" },
     { "pin", 0, 0, G_OPTION_ARG_NONE, &bench->opt.pin,
       "Run the server on CPU 0 and the clients on CPU 1 (other processes are not moved)", NULL },
+    { "record", 0, 0, G_OPTION_ARG_NONE, &bench->opt.record,
+      "Recording mode: after each window, record the room for another window (see bench/README.md)", NULL },
+    { "record-settle", 0, 0, G_OPTION_ARG_DOUBLE, &bench->opt.record_settle_s,
+      "--record: seconds between starting the recording and its window (default 3)", "S" },
+    { "recordings-dir", 0, 0, G_OPTION_ARG_FILENAME, &bench->opt.recordings_dir,
+      "--record: the server's recordings folder, kept (default: a new temporary folder, removed after)", "DIR" },
     { "quiet", 'q', 0, G_OPTION_ARG_NONE, &bench->opt.quiet, "No progress on stderr", NULL },
     { NULL }
   };
@@ -3073,10 +3711,13 @@ main (int    argc,
   bench->opt.stop_below_fps = 25;
   bench->opt.latency_ms = 50;
   bench->opt.video_kbps = 600;
+  bench->opt.record_settle_s = 3;
 
   context = g_option_context_new ("— Kaigi forwarding benchmark");
   g_option_context_add_main_entries (context, entries, NULL);
   g_option_context_add_group (context, gst_init_get_option_group ());
+  /* the header quotes the command as given, before parsing strips it */
+  command_argv = g_strdupv (argv);
   if (!g_option_context_parse (context, &argc, &argv, &error))
     {
       g_printerr ("kaigi-bench: %s\n", error->message);
@@ -3104,6 +3745,17 @@ main (int    argc,
       return 2;
     }
 
+  if (bench->opt.record && bench->opt.recordings_dir == NULL)
+    {
+      bench->opt.recordings_dir = g_dir_make_tmp ("kaigi-bench-XXXXXX", &error);
+      if (bench->opt.recordings_dir == NULL)
+        {
+          g_printerr ("kaigi-bench: %s\n", error->message);
+          return 1;
+        }
+      bench->temp_recordings_dir = TRUE;
+    }
+
   g_mutex_init (&bench->clients_lock);
   bench->clients = g_ptr_array_new ();
   bench->results = g_array_new (FALSE, TRUE, sizeof (RunResult));
@@ -3123,7 +3775,7 @@ main (int    argc,
     }
 
   if (bench->opt.header)
-    print_header (bench, argc, argv);
+    print_header (bench, (int) g_strv_length (command_argv), command_argv);
 
   g_atomic_int_set (&bench->pacer_running, 1);
   bench->pacer = g_thread_new ("bench-pacer", pacer_thread, bench);
@@ -3171,10 +3823,17 @@ main (int    argc,
     }
 
   for (guint i = 0; i < bench->results->len; i++)
-    if (!g_array_index (bench->results, RunResult, i).ok)
-      status = 1;
+    {
+      RunResult *r = &g_array_index (bench->results, RunResult, i);
 
-  print_slope (bench);
+      if (!r->ok || (bench->opt.record && !r->direct && !r->rec.ok))
+        status = 1;
+    }
+
+  if (!bench->opt.record)
+    print_slope (bench);
+  if (bench->temp_recordings_dir)
+    g_rmdir (bench->opt.recordings_dir);
 
   g_atomic_int_set (&bench->pacer_running, 0);
   g_thread_join (bench->pacer);

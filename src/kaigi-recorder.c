@@ -1394,3 +1394,48 @@ finish (KaigiRecorder *self)
             self->error ? ", " : "", self->error ? self->error->message : "");
   g_signal_emit (self, signals[SIGNAL_FINISHED], 0, self->duration_ms, self->error);
 }
+
+static guint64
+queue_level (KaigiRecorder *self,
+             const char    *name)
+{
+  g_autoptr(GstElement) queue = gst_bin_get_by_name (GST_BIN (self->bin), name);
+  guint64 level = 0;
+
+  if (queue)
+    g_object_get (queue, "current-level-time", &level, NULL);
+  return level;
+}
+
+/**
+ * kaigi_recorder_get_queue_levels:
+ * @self: a recorder
+ * @video_ns: (out) (optional): raw video waiting for the H.264 encoder
+ *   (the "vqueue" queue's `current-level-time`), in ns
+ * @audio_ns: (out) (optional): raw audio waiting for the AAC encoder
+ *   (the "aqueue" queue's `current-level-time`), in ns
+ *
+ * How far the encoders are behind the mixers. A recording that keeps real
+ * time holds these near zero; a level that grows towards the queues' 2 s
+ * limit means the encoder is slower than the wall clock. For monitoring
+ * (`/metrics`) and benchmarks. Main context only.
+ *
+ * Returns: %TRUE while the recording runs (both levels set), %FALSE once
+ *   it is stopping or finished (both levels 0)
+ */
+gboolean
+kaigi_recorder_get_queue_levels (KaigiRecorder *self,
+                                 guint64       *video_ns,
+                                 guint64       *audio_ns)
+{
+  gboolean running;
+
+  g_return_val_if_fail (KAIGI_IS_RECORDER (self), FALSE);
+
+  running = self->state == STATE_RUNNING && self->bin != NULL;
+  if (video_ns)
+    *video_ns = running ? queue_level (self, "vqueue") : 0;
+  if (audio_ns)
+    *audio_ns = running ? queue_level (self, "aqueue") : 0;
+  return running;
+}

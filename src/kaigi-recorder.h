@@ -54,6 +54,9 @@ void           kaigi_recorder_stop             (KaigiRecorder      *self);
 gboolean       kaigi_recorder_is_finished      (KaigiRecorder      *self);
 gboolean       kaigi_recorder_writes           (KaigiRecorder      *self,
                                                 const char         *file);
+gboolean       kaigi_recorder_get_queue_levels (KaigiRecorder      *self,
+                                                guint64            *video_ns,
+                                                guint64            *audio_ns);
 
 char          *kaigi_recording_make_file_name  (const char         *room,
                                                 GDateTime          *time);

@@ -1055,3 +1055,34 @@ kaigi_room_is_writing (KaigiRoom  *self,
       return TRUE;
   return FALSE;
 }
+
+/**
+ * kaigi_room_get_recording_queue_levels:
+ * @self: a room
+ * @video_ns: (out) (optional): raw video waiting for the recording's
+ *   H.264 encoder, in ns; 0 when not recording
+ * @audio_ns: (out) (optional): raw audio waiting for its AAC encoder, in
+ *   ns; 0 when not recording
+ *
+ * The running recording's encoder queue levels; see
+ * kaigi_recorder_get_queue_levels(). Main context only.
+ *
+ * Returns: %TRUE if a recording runs
+ */
+gboolean
+kaigi_room_get_recording_queue_levels (KaigiRoom *self,
+                                       guint64   *video_ns,
+                                       guint64   *audio_ns)
+{
+  g_return_val_if_fail (KAIGI_IS_ROOM (self), FALSE);
+
+  if (self->recorder == NULL)
+    {
+      if (video_ns)
+        *video_ns = 0;
+      if (audio_ns)
+        *audio_ns = 0;
+      return FALSE;
+    }
+  return kaigi_recorder_get_queue_levels (self->recorder, video_ns, audio_ns);
+}

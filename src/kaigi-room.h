@@ -76,5 +76,8 @@ gboolean          kaigi_room_is_writing          (KaigiRoom             *self,
                                                   const char            *file);
 void              kaigi_room_send_state          (KaigiRoom             *self,
                                                   KaigiParticipant      *participant);
+gboolean          kaigi_room_get_recording_queue_levels (KaigiRoom      *self,
+                                                  guint64               *video_ns,
+                                                  guint64               *audio_ns);
 
 G_END_DECLS

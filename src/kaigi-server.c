@@ -635,14 +635,21 @@ handle_metrics (SoupServer        *soup,
   GString *out = g_string_new (NULL);
   GHashTableIter iter;
   gpointer value;
-  guint participants = 0, forwarded = 0, rooms = 0, i;
-  guint64 cumulative = 0;
+  guint participants = 0, forwarded = 0, rooms = 0, recordings = 0, i;
+  guint64 cumulative = 0, video_queue_ns = 0, audio_queue_ns = 0;
 
   g_hash_table_iter_init (&iter, self->rooms);
   while (g_hash_table_iter_next (&iter, NULL, &value))
     {
       KaigiRoom *room = value;
+      guint64 video_ns, audio_ns;
 
+      if (kaigi_room_get_recording_queue_levels (room, &video_ns, &audio_ns))
+        {
+          recordings++;
+          video_queue_ns += video_ns;
+          audio_queue_ns += audio_ns;
+        }
       if (kaigi_room_get_n_participants (room) == 0)
         continue;
       rooms++;
@@ -664,6 +671,13 @@ handle_metrics (SoupServer        *soup,
           "RTP bytes sent to current participants.", stats.bytes_out);
   metric (out, "kaigi_rtp_sent_packets_total", "counter",
           "RTP packets sent to current participants.", stats.packets_out);
+  metric (out, "kaigi_recordings_active", "gauge", "Recordings running.", recordings);
+  metric (out, "kaigi_recording_video_queue_seconds", "gauge",
+          "Raw video waiting for the recordings' H.264 encoders, summed over recording rooms.",
+          video_queue_ns / 1e9);
+  metric (out, "kaigi_recording_audio_queue_seconds", "gauge",
+          "Raw audio waiting for the recordings' AAC encoders, summed over recording rooms.",
+          audio_queue_ns / 1e9);
 
   g_string_append (out, "# HELP kaigi_join_latency_seconds Time from join to a connected peer connection.\n"
                         "# TYPE kaigi_join_latency_seconds histogram\n");
