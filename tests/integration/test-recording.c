@@ -1053,6 +1053,70 @@ test_av_sync (Fixture       *f,
   decoded_clear (&decoded);
 }
 
+/* Two rooms record at once, and in one of them a participant's media
+ * stops dead (it vanishes without a word): both files are whole, each
+ * shows its own room, and the stalled stream does not stall the mix */
+static void
+test_two_rooms_and_a_stall (Fixture       *f,
+                            gconstpointer  data)
+{
+  g_autoptr(GError) error = NULL;
+  const struct { const char *room; guint32 colour; } rooms[] = { { "one", RED }, { "two", GREEN } };
+  g_autofree char *files[2] = { NULL, NULL };
+  KaigiTestClient *speakers[2], *staller;
+  guint status, i, n;
+  gint64 t_start, t_stop;
+
+  for (i = 0; i < 2; i++)
+    {
+      speakers[i] = add_client (f, rooms[i].room, "Speaker", rooms[i].colour);
+      kaigi_test_client_set_tone_volume (speakers[i], LOUD);
+    }
+  staller = add_client (f, "one", "Staller", BLUE);
+  KAIGI_TEST_WAIT_UNTIL (kaigi_test_client_get_video_frames (speakers[0], kaigi_test_client_get_id (staller)) > 5 &&
+                         kaigi_test_client_is_ice_connected (speakers[1]), MEDIA_TIMEOUT_MS);
+
+  for (i = 0; i < 2; i++)
+    {
+      g_autofree char *path = g_strdup_printf ("/api/rooms/%s/recording", rooms[i].room);
+      g_autoptr(JsonNode) started = kaigi_test_http_request_json (f->port, "POST", path, NULL, &status, &error);
+
+      g_assert_no_error (error);
+      g_assert_cmpuint (status, ==, 201);
+      files[i] = g_strdup (json_object_get_string_member (node_object (started), "file"));
+    }
+  g_assert_cmpstr (files[0], !=, files[1]);
+  t_start = g_get_monotonic_time ();
+
+  run_for (2000);
+  kaigi_test_client_vanish (staller);
+  run_for (4000);
+
+  for (i = 0; i < 2; i++)
+    {
+      g_autofree char *path = g_strdup_printf ("/api/rooms/%s/recording", rooms[i].room);
+      g_autoptr(JsonNode) finished = kaigi_test_http_request_json (f->port, "DELETE", path, NULL, &status, &error);
+
+      g_assert_no_error (error);
+      g_assert_cmpuint (status, ==, 200);
+    }
+  t_stop = g_get_monotonic_time ();
+
+  for (i = 0; i < 2; i++)
+    {
+      g_autofree char *path = g_build_filename (f->recordings_dir, files[i], NULL);
+      Decoded decoded = { 0 };
+
+      if (!decode_file (path, &decoded, &error))
+        g_error ("%s", error->message);
+      g_assert_cmpuint (colour_between (&decoded, FALSE, 500, 5500, &n), ==, rooms[i].colour);
+      g_assert_cmpuint (span (decoded.video_pts), >=, (guint64) ((t_stop - t_start) / 1000 - 1000) * GST_MSECOND);
+      g_assert_cmpuint (largest_gap (decoded.video_pts, NULL), <=, 100 * GST_MSECOND);
+      g_assert_cmpuint (largest_gap (decoded.audio_pts, decoded.audio_end), <=, 100 * GST_MSECOND);
+      decoded_clear (&decoded);
+    }
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -1071,6 +1135,8 @@ main (int   argc,
   g_test_add ("/recording/speaker-layout", Fixture, NULL, fixture_setup, test_speaker_layout,
               fixture_teardown);
   g_test_add ("/recording/join-leave-mute", Fixture, NULL, fixture_setup, test_join_leave_mute,
+              fixture_teardown);
+  g_test_add ("/recording/two-rooms-and-a-stall", Fixture, NULL, fixture_setup, test_two_rooms_and_a_stall,
               fixture_teardown);
   g_test_add ("/recording/av-sync", Fixture, NULL, fixture_setup, test_av_sync, fixture_teardown);
   g_test_add ("/recording/kill-9", ProcessFixture, NULL, process_fixture_setup, test_kill,
