@@ -42,6 +42,7 @@ static const KaigiRequiredElement required_elements[] = {
   { "audiotestsrc", "gstreamer1.0-plugins-base" },
   { "vp8dec", "gstreamer1.0-plugins-good" },
   { "opusdec", "gstreamer1.0-plugins-base" },
+  { "level", "gstreamer1.0-plugins-good" },
   { "h264parse", "gstreamer1.0-plugins-bad" },
   { "aacparse", "gstreamer1.0-plugins-good" },
   { "mp4mux", "gstreamer1.0-plugins-good" },
@@ -553,6 +554,32 @@ kaigi_media_make_recorder_bin (const KaigiConfig  *config,
   return bin;
 }
 
+/* `level` 1.22 divides by its sample rate on GAP and EOS events, and
+ * asserts when they come before any caps (a participant whose audio never
+ * started). GAPs are dropped (the audiomixer times out over holes anyway);
+ * an EOS before caps goes round it, straight out of its source pad. */
+static GstPadProbeReturn
+shield_level (GstPad          *pad,
+              GstPadProbeInfo *info,
+              gpointer         user_data)
+{
+  GstEvent *event = GST_PAD_PROBE_INFO_EVENT (info);
+
+  if (GST_EVENT_TYPE (event) == GST_EVENT_GAP)
+    return GST_PAD_PROBE_DROP;
+
+  if (GST_EVENT_TYPE (event) == GST_EVENT_EOS && !gst_pad_has_current_caps (pad))
+    {
+      g_autoptr(GstElement) level = gst_pad_get_parent_element (pad);
+      g_autoptr(GstPad) src = level ? gst_element_get_static_pad (level, "src") : NULL;
+
+      if (src)
+        gst_pad_push_event (src, gst_event_ref (event));
+      return GST_PAD_PROBE_DROP;
+    }
+  return GST_PAD_PROBE_OK;
+}
+
 /**
  * kaigi_media_make_decode_bin:
  * @kind: the track's kind
@@ -564,7 +591,9 @@ kaigi_media_make_recorder_bin (const KaigiConfig  *config,
  * (told to skip undecodable frames rather than fail, `max-errors=-1`)
  * for the track's codec (VP8, H.264 or Opus), then for video
  * videoconvert and a textoverlay "label" for the participant's name, for
- * audio audioconvert and audioresample. Ghost pads "sink" and "src".
+ * audio audioconvert, audioresample and a `level` meter "level" posting
+ * the RMS every 100 ms (the speaker detection of clients that send no
+ * RFC 6464 levels). Ghost pads "sink" and "src".
  *
  * Returns: (transfer floating) (nullable): the bin, or %NULL
  */
@@ -603,7 +632,8 @@ kaigi_media_make_decode_bin (KaigiTrackKind   kind,
     decode,
     kind == KAIGI_TRACK_VIDEO
       ? "videoconvert"
-      : "audioconvert ! audioresample");
+      : "audioconvert ! audioresample "
+        "! level name=level interval=100000000 post-messages=true");
 
   bin = gst_parse_bin_from_description_full (description, TRUE, NULL,
                                              GST_PARSE_FLAG_FATAL_ERRORS, &parse_error);
@@ -612,6 +642,14 @@ kaigi_media_make_decode_bin (KaigiTrackKind   kind,
       g_set_error (error, KAIGI_MEDIA_ERROR, KAIGI_MEDIA_ERROR_LINK,
                    "cannot build a decoder for the recording: %s", parse_error->message);
       return NULL;
+    }
+
+  if (kind == KAIGI_TRACK_AUDIO)
+    {
+      g_autoptr(GstElement) level = gst_bin_get_by_name (GST_BIN (bin), "level");
+      g_autoptr(GstPad) level_sink = gst_element_get_static_pad (level, "sink");
+
+      gst_pad_add_probe (level_sink, GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM, shield_level, NULL, NULL);
     }
   return bin;
 }
@@ -625,6 +663,37 @@ remove_text_pad (GstElement *bin)
 
   if (ghost)
     gst_element_remove_pad (bin, ghost);
+}
+
+/* A live picture from @description ("source" → … → textoverlay "label")
+ * with @text on it, its timestamps starting at @start */
+static GstElement *
+make_text_card (const char    *description,
+                const char    *text,
+                GstClockTime   start,
+                const char    *what,
+                GError       **error)
+{
+  g_autoptr(GError) parse_error = NULL;
+  g_autoptr(GstElement) source = NULL;
+  g_autoptr(GstElement) label = NULL;
+  GstElement *bin;
+
+  bin = gst_parse_bin_from_description_full (description, TRUE, NULL,
+                                             GST_PARSE_FLAG_FATAL_ERRORS, &parse_error);
+  if (bin == NULL)
+    {
+      g_set_error (error, KAIGI_MEDIA_ERROR, KAIGI_MEDIA_ERROR_LINK,
+                   "cannot build a %s: %s", what, parse_error->message);
+      return NULL;
+    }
+
+  source = gst_bin_get_by_name (GST_BIN (bin), "source");
+  g_object_set (source, "timestamp-offset", (gint64) start, NULL);
+  label = gst_bin_get_by_name (GST_BIN (bin), "label");
+  g_object_set (label, "text", text, NULL);
+  remove_text_pad (bin);
+  return bin;
 }
 
 /**
@@ -646,34 +715,14 @@ kaigi_media_make_placeholder_bin (guint32       argb,
                                   GstClockTime  start,
                                   GError      **error)
 {
-  g_autofree char *description = NULL;
-  g_autoptr(GError) parse_error = NULL;
-  g_autoptr(GstElement) source = NULL;
-  g_autoptr(GstElement) label = NULL;
-  GstElement *bin;
-
-  description = g_strdup_printf (
+  g_autofree char *description = g_strdup_printf (
     "videotestsrc name=source is-live=true pattern=solid-color foreground-color=%u "
     "! video/x-raw,format=I420,width=320,height=180,framerate=5/1 "
     "! textoverlay name=label valignment=center halignment=center "
     "  font-desc=\"Sans Bold 30\" wait-text=false",
     argb);
 
-  bin = gst_parse_bin_from_description_full (description, TRUE, NULL,
-                                             GST_PARSE_FLAG_FATAL_ERRORS, &parse_error);
-  if (bin == NULL)
-    {
-      g_set_error (error, KAIGI_MEDIA_ERROR, KAIGI_MEDIA_ERROR_LINK,
-                   "cannot build a placeholder tile: %s", parse_error->message);
-      return NULL;
-    }
-
-  source = gst_bin_get_by_name (GST_BIN (bin), "source");
-  g_object_set (source, "timestamp-offset", (gint64) start, NULL);
-  label = gst_bin_get_by_name (GST_BIN (bin), "label");
-  g_object_set (label, "text", text, NULL);
-  remove_text_pad (bin);
-  return bin;
+  return make_text_card (description, text, start, "placeholder tile", error);
 }
 
 /**
@@ -696,28 +745,10 @@ kaigi_media_make_label_bin (const char   *text,
                             GstClockTime  start,
                             GError      **error)
 {
-  g_autoptr(GError) parse_error = NULL;
-  g_autoptr(GstElement) source = NULL;
-  g_autoptr(GstElement) label = NULL;
-  GstElement *bin;
-
-  bin = gst_parse_bin_from_description_full (
+  return make_text_card (
     "videotestsrc name=source is-live=true pattern=solid-color foreground-color=0xFF202020 "
     "! video/x-raw,format=I420,width=200,height=32,framerate=5/1 "
     "! textoverlay name=label valignment=center halignment=left xpad=8 "
     "  font-desc=\"Sans Bold 15\" wait-text=false",
-    TRUE, NULL, GST_PARSE_FLAG_FATAL_ERRORS, &parse_error);
-  if (bin == NULL)
-    {
-      g_set_error (error, KAIGI_MEDIA_ERROR, KAIGI_MEDIA_ERROR_LINK,
-                   "cannot build a name label: %s", parse_error->message);
-      return NULL;
-    }
-
-  source = gst_bin_get_by_name (GST_BIN (bin), "source");
-  g_object_set (source, "timestamp-offset", (gint64) start, NULL);
-  label = gst_bin_get_by_name (GST_BIN (bin), "label");
-  g_object_set (label, "text", text, NULL);
-  remove_text_pad (bin);
-  return bin;
+    text, start, "name label", error);
 }

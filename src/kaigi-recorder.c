@@ -117,6 +117,7 @@ G_DEFINE_FINAL_TYPE (KaigiRecorder, kaigi_recorder, G_TYPE_OBJECT)
 enum
 {
   SIGNAL_FINISHED,
+  SIGNAL_AUDIO_LEVEL,
   N_SIGNALS
 };
 
@@ -228,6 +229,20 @@ kaigi_recorder_class_init (KaigiRecorderClass *klass)
     g_signal_new ("finished", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0,
                   NULL, NULL, NULL, G_TYPE_NONE, 2, G_TYPE_INT64, G_TYPE_POINTER);
 
+  /**
+   * KaigiRecorder::audio-level:
+   * @recorder: the recorder
+   * @id: the participant's id
+   * @level: the RFC 6464 level (0 … 127, −dBov) of their decoded audio
+   *   over the last 100 ms, from the mix's `level` meters
+   *
+   * For the speaker detection of clients that send no RFC 6464 header
+   * extension. Main context.
+   */
+  signals[SIGNAL_AUDIO_LEVEL] =
+    g_signal_new ("audio-level", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0,
+                  NULL, NULL, NULL, G_TYPE_NONE, 2, G_TYPE_STRING, G_TYPE_UINT);
+
   GST_DEBUG_CATEGORY_INIT (kaigi_recorder_debug, "kaigi-recorder", 0, "Kaigi recorder");
 }
 
@@ -278,6 +293,20 @@ kaigi_recording_make_file_name (const char *room,
   return g_string_free (g_steal_pointer (&name), FALSE);
 }
 
+/* Streaming threads: the running time of @buffer on @pad, or NONE */
+static GstClockTime
+buffer_running_time (GstPad    *pad,
+                     GstBuffer *buffer)
+{
+  g_autoptr(GstEvent) event = gst_pad_get_sticky_event (pad, GST_EVENT_SEGMENT, 0);
+  const GstSegment *segment;
+
+  if (event == NULL || !GST_BUFFER_PTS_IS_VALID (buffer))
+    return GST_CLOCK_TIME_NONE;
+  gst_event_parse_segment (event, &segment);
+  return gst_segment_to_running_time (segment, GST_FORMAT_TIME, GST_BUFFER_PTS (buffer));
+}
+
 /* Streaming threads: the span of media that reached the muxer */
 static GstPadProbeReturn
 track_span (GstPad          *pad,
@@ -286,15 +315,9 @@ track_span (GstPad          *pad,
 {
   KaigiRecorder *self = user_data;
   GstBuffer *buffer = GST_PAD_PROBE_INFO_BUFFER (info);
-  g_autoptr(GstEvent) event = gst_pad_get_sticky_event (pad, GST_EVENT_SEGMENT, 0);
-  const GstSegment *segment;
-  GstClockTime start, end;
+  GstClockTime start = buffer_running_time (pad, buffer);
+  GstClockTime end;
 
-  if (event == NULL || !GST_BUFFER_PTS_IS_VALID (buffer))
-    return GST_PAD_PROBE_OK;
-
-  gst_event_parse_segment (event, &segment);
-  start = gst_segment_to_running_time (segment, GST_FORMAT_TIME, GST_BUFFER_PTS (buffer));
   if (!GST_CLOCK_TIME_IS_VALID (start))
     return GST_PAD_PROBE_OK;
   end = start + (GST_BUFFER_DURATION_IS_VALID (buffer) ? GST_BUFFER_DURATION (buffer) : 0);
@@ -1199,7 +1222,7 @@ fail (KaigiRecorder *self,
  * Handles the recorder's own messages: an ERROR from its elements (a full
  * disk, an encoder failure) stops the recording and keeps what was
  * written; an ERROR from one participant's decoder only drops that
- * branch. Main context only.
+ * branch; `level` meter messages become ::audio-level. Main context only.
  *
  * Returns: %TRUE if @message came from the recorder
  */
@@ -1259,6 +1282,37 @@ kaigi_recorder_handle_message (KaigiRecorder *self,
         return TRUE;
       }
 
+    case GST_MESSAGE_ELEMENT:
+      {
+        const GstStructure *s = gst_message_get_structure (message);
+        const GValue *rms;
+        double db = -127.0;
+        guint c, n;
+
+        if (owner == NULL || s == NULL || !gst_structure_has_name (s, "level"))
+          return TRUE;
+        /* One value per channel: a GValueArray, as `level` 1.22 posts it
+         * (deprecated type, hence the pragmas), or a GstValueArray */
+        rms = gst_structure_get_value (s, "rms");
+        if (rms && GST_VALUE_HOLDS_ARRAY (rms))
+          {
+            n = gst_value_array_get_size (rms);
+            for (c = 0; c < n; c++)
+              db = MAX (db, g_value_get_double (gst_value_array_get_value (rms, c)));
+          }
+        else if (rms && G_VALUE_HOLDS_BOXED (rms))
+          {
+            G_GNUC_BEGIN_IGNORE_DEPRECATIONS
+            GValueArray *values = g_value_get_boxed (rms);
+
+            for (c = 0; values && c < values->n_values; c++)
+              db = MAX (db, g_value_get_double (g_value_array_get_nth (values, c)));
+            G_GNUC_END_IGNORE_DEPRECATIONS
+          }
+        g_signal_emit (self, signals[SIGNAL_AUDIO_LEVEL], 0, owner, (guint) CLAMP (-db, 0.0, 127.0));
+        return TRUE;
+      }
+
     default:
       return TRUE;
     }
@@ -1284,15 +1338,8 @@ end_at_stop_time (GstPad          *pad,
                   gpointer         user_data)
 {
   KaigiRecorder *self = user_data;
-  GstBuffer *buffer = GST_PAD_PROBE_INFO_BUFFER (info);
-  g_autoptr(GstEvent) event = gst_pad_get_sticky_event (pad, GST_EVENT_SEGMENT, 0);
-  const GstSegment *segment;
-  GstClockTime running;
+  GstClockTime running = buffer_running_time (pad, GST_PAD_PROBE_INFO_BUFFER (info));
 
-  if (event == NULL || !GST_BUFFER_PTS_IS_VALID (buffer))
-    return GST_PAD_PROBE_OK;
-  gst_event_parse_segment (event, &segment);
-  running = gst_segment_to_running_time (segment, GST_FORMAT_TIME, GST_BUFFER_PTS (buffer));
   if (!GST_CLOCK_TIME_IS_VALID (running) || running < self->stop_time)
     return GST_PAD_PROBE_OK;
 

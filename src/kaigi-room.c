@@ -20,6 +20,10 @@
 /* How often (ms) audio levels are read and the active speaker decided */
 #define SPEAKER_TICK_MS 100
 
+/* A participant counts as sending RFC 6464 levels if one arrived this
+ * recently (µs); otherwise the recording's level meters stand in */
+#define LEVEL_EXTENSION_FRESH_US (2 * G_USEC_PER_SEC)
+
 GST_DEBUG_CATEGORY_STATIC (kaigi_room_debug);
 #define GST_CAT_DEFAULT kaigi_room_debug
 
@@ -35,6 +39,7 @@ struct _KaigiRoom
   guint shutting_down;
 
   KaigiSpeakerDetector *detector;
+  GHashTable *extension_seen;         /* id → last RFC 6464 level, µs (gint64 *) */
   guint speaker_tick;
   char *pinned;
 
@@ -97,6 +102,7 @@ kaigi_room_finalize (GObject *object)
   g_free (self->pinned);
   kaigi_config_free (self->config);
   kaigi_speaker_detector_free (self->detector);
+  g_hash_table_unref (self->extension_seen);
   g_ptr_array_unref (self->stop_waiters);
 
   G_OBJECT_CLASS (kaigi_room_parent_class)->finalize (object);
@@ -167,6 +173,7 @@ kaigi_room_init (KaigiRoom *self)
   self->participants = g_ptr_array_new_with_free_func (g_object_unref);
   self->finishing = g_ptr_array_new_with_free_func (g_object_unref);
   self->stop_waiters = g_ptr_array_new_with_free_func (g_free);
+  self->extension_seen = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
 }
 
 static KaigiParticipant *
@@ -430,7 +437,12 @@ speaker_tick (gpointer user_data)
       KaigiParticipant *p = g_ptr_array_index (self->participants, i);
 
       if (kaigi_participant_take_audio_level (p, &level))
-        kaigi_speaker_detector_add_level (self->detector, kaigi_participant_get_id (p), level, now);
+        {
+          const char *id = kaigi_participant_get_id (p);
+
+          kaigi_speaker_detector_add_level (self->detector, id, level, now);
+          g_hash_table_replace (self->extension_seen, g_strdup (id), g_memdup2 (&now, sizeof now));
+        }
     }
 
   if (kaigi_speaker_detector_update (self->detector, now))
@@ -448,6 +460,21 @@ speaker_tick (gpointer user_data)
       announce_speaker (self);
     }
   return G_SOURCE_CONTINUE;
+}
+
+/* Levels measured on decoded audio while recording, for clients that send
+ * no RFC 6464 extension */
+static void
+on_recorder_audio_level (KaigiRecorder *recorder,
+                         const char    *id,
+                         guint          level,
+                         KaigiRoom     *self)
+{
+  gint64 now = g_get_monotonic_time ();
+  const gint64 *seen = g_hash_table_lookup (self->extension_seen, id);
+
+  if (seen == NULL || now - *seen > LEVEL_EXTENSION_FRESH_US)
+    kaigi_speaker_detector_add_level (self->detector, id, level, now);
 }
 
 static char *
@@ -646,6 +673,7 @@ kaigi_room_leave (KaigiRoom        *self,
   if (self->recorder)
     kaigi_recorder_remove_participant (self->recorder, id);
   kaigi_speaker_detector_remove (self->detector, id);
+  g_hash_table_remove (self->extension_seen, id);
   if (g_strcmp0 (self->pinned, id) == 0)
     g_clear_pointer (&self->pinned, g_free);
   speaker_tick (self);
@@ -880,6 +908,7 @@ on_recorder_finished (KaigiRecorder *recorder,
 
   waiters = g_steal_pointer (&self->stop_waiters);
   self->stop_waiters = g_ptr_array_new_with_free_func (g_free);
+  self->extension_seen = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
   for (i = 0; i < waiters->len; i++)
     {
       StopWaiter *w = g_ptr_array_index (waiters, i);
@@ -928,6 +957,7 @@ kaigi_room_start_recording (KaigiRoom           *self,
   if (self->recorder == NULL)
     return FALSE;
   g_signal_connect (self->recorder, "finished", G_CALLBACK (on_recorder_finished), self);
+  g_signal_connect (self->recorder, "audio-level", G_CALLBACK (on_recorder_audio_level), self);
 
   for (i = 0; i < self->participants->len; i++)
     {

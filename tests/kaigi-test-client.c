@@ -73,6 +73,7 @@ struct _KaigiTestClient
   guint ping_interval_ms;
   double volume;
   guint flash_period_ms;        /* 0: no flashes */
+  gboolean no_level_extension;  /* send no RFC 6464 levels */
   GstClockTime first_frame;     /* streaming threads, under @lock */
 
   SoupSession *session;
@@ -1128,7 +1129,8 @@ make_source_branch (KaigiTestClient *self,
       g_autoptr(GstPad) pay_src = gst_element_get_static_pad (pay, "src");
 
       gst_pad_add_probe (meter_src, GST_PAD_PROBE_TYPE_BUFFER, read_level_meta, self, NULL);
-      gst_pad_add_probe (pay_src, GST_PAD_PROBE_TYPE_BUFFER, write_audio_level, self, NULL);
+      if (!self->no_level_extension)
+        gst_pad_add_probe (pay_src, GST_PAD_PROBE_TYPE_BUFFER, write_audio_level, self, NULL);
       self->tone = gst_bin_get_by_name (GST_BIN (bin), "tone");
     }
 
@@ -2992,4 +2994,21 @@ kaigi_test_client_set_flash (KaigiTestClient *self,
   g_return_if_fail (KAIGI_TEST_IS_CLIENT (self));
 
   self->flash_period_ms = period_ms;
+}
+
+/**
+ * kaigi_test_client_set_audio_level_extension:
+ * @self: a test client, not connected yet
+ * @enabled: whether to send RFC 6464 audio levels (the default)
+ *
+ * Without them the client is like a publisher that sends none (some
+ * WHIP encoders): the server can only measure its decoded audio.
+ */
+void
+kaigi_test_client_set_audio_level_extension (KaigiTestClient *self,
+                                             gboolean         enabled)
+{
+  g_return_if_fail (KAIGI_TEST_IS_CLIENT (self));
+
+  self->no_level_extension = !enabled;
 }

@@ -503,12 +503,14 @@ step('the recorded file decodes; the pinned participant is the main tile at the 
 });
 
 // A second server: an API token (the web client has none, so the list is
-// private) and a recordings folder that cannot exist (under a plain file),
-// so starting a recording fails.
+// private) and a recordings folder that goes away after the server checked
+// it at startup (it refuses to start without a writable one): a plain file
+// takes its place, so starting a recording fails.
 step('with --api-token and an unusable folder: a quiet note and an error toast', async () => {
-  const blocker = path.join(recordingsDir, 'not-a-folder');
-  fs.writeFileSync(blocker, '');
-  const other = await startServer(path.join(blocker, 'recordings'), ['--api-token', 's3cret']);
+  const lost = fs.mkdtempSync(path.join(os.tmpdir(), 'kaigi-e2e-lost-'));
+  const other = await startServer(lost, ['--api-token', 's3cret']);
+  fs.rmSync(lost, { recursive: true, force: true });
+  fs.writeFileSync(lost, '');
   try {
     const res = await fetch(`${other.url}/api/recordings`);
     assert.equal(res.status, 401, 'the list needs the token');
@@ -532,5 +534,6 @@ step('with --api-token and an unusable folder: a quiet note and an error toast',
     await context.close();
   } finally {
     await other.stop();
+    fs.rmSync(lost, { force: true });
   }
 });

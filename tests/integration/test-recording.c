@@ -1117,6 +1117,40 @@ test_two_rooms_and_a_stall (Fixture       *f,
     }
 }
 
+/* A client that sends no RFC 6464 levels speaks: while recording, the
+ * level meters on its decoded audio make it the speaker */
+static void
+test_speaker_without_extension (Fixture       *f,
+                                gconstpointer  data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(JsonNode) started = NULL;
+  g_autoptr(JsonNode) finished = NULL;
+  g_autofree char *expected = NULL;
+  KaigiTestClient *plain, *browser;
+  guint status;
+
+  plain = kaigi_test_client_new (f->port, "meter", "Plain", RED, TRUE, TRUE);
+  kaigi_test_client_set_audio_level_extension (plain, FALSE);
+  kaigi_test_client_set_tone_volume (plain, LOUD);
+  g_ptr_array_add (f->clients, plain);
+  kaigi_test_client_connect (plain);
+  browser = add_client (f, "meter", "Browser", GREEN);
+  KAIGI_TEST_WAIT_UNTIL (all_receive_all (f), MEDIA_TIMEOUT_MS);
+
+  started = kaigi_test_http_request_json (f->port, "POST", "/api/rooms/meter/recording", NULL, &status, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (status, ==, 201);
+
+  expected = g_strdup_printf ("\"speaker\":\"%s\"", kaigi_test_client_get_id (plain));
+  KAIGI_TEST_WAIT_UNTIL (({ g_autofree char *m = kaigi_test_client_dup_last_message (browser, "speaker");
+                            m && strstr (m, expected); }), 8000);
+
+  finished = kaigi_test_http_request_json (f->port, "DELETE", "/api/rooms/meter/recording", NULL, &status, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (status, ==, 200);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -1138,6 +1172,8 @@ main (int   argc,
               fixture_teardown);
   g_test_add ("/recording/two-rooms-and-a-stall", Fixture, NULL, fixture_setup, test_two_rooms_and_a_stall,
               fixture_teardown);
+  g_test_add ("/recording/speaker-without-extension", Fixture, NULL, fixture_setup,
+              test_speaker_without_extension, fixture_teardown);
   g_test_add ("/recording/av-sync", Fixture, NULL, fixture_setup, test_av_sync, fixture_teardown);
   g_test_add ("/recording/kill-9", ProcessFixture, NULL, process_fixture_setup, test_kill,
               process_fixture_teardown);
