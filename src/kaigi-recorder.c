@@ -93,8 +93,10 @@ struct _KaigiRecorder
   GstElement *bin;
   GstElement *vmix;
   GstElement *amix;
-  GstClockTime origin;
-  GstClockTime stop_time;     /* set before the probes that read it */
+  GstClockTime origin;        /* running time where the file starts: NONE (nothing
+                               * passes) until the graph runs; under the bin's
+                               * object lock */
+  GstClockTime stop_time;     /* NONE while running; under the bin's object lock */
 
   /* Written on streaming threads under the object lock */
   GstClockTime first_time;
@@ -125,6 +127,9 @@ static guint signals[N_SIGNALS];
 
 static void apply_layout (KaigiRecorder *self);
 static void finish (KaigiRecorder *self);
+static GstPadProbeReturn keep_start_to_stop (GstPad          *pad,
+                                             GstPadProbeInfo *info,
+                                             gpointer         user_data);
 
 static GstClockTime
 running_time_now (KaigiRecorder *self)
@@ -254,6 +259,8 @@ kaigi_recorder_init (KaigiRecorder *self)
   self->retired = g_ptr_array_new_with_free_func ((GDestroyNotify) branch_free);
   self->events = g_ptr_array_new_with_free_func ((GDestroyNotify) kaigi_timeline_event_free);
   self->first_time = GST_CLOCK_TIME_NONE;
+  self->origin = GST_CLOCK_TIME_NONE;
+  self->stop_time = GST_CLOCK_TIME_NONE;
   self->last_time = GST_CLOCK_TIME_NONE;
   self->duration_ms = -1;
 }
@@ -451,7 +458,8 @@ watch_pad (KaigiRecorder     *self,
  * Starts a recording: creates `ROOM-YYYYmmdd-HHMMSS.mp4.part` (never
  * overwriting a file) and its JSON sidecar in the recordings folder, and
  * adds the mixing and encoding graph to @pipeline. Add participants with
- * kaigi_recorder_add_participant(). Main context only.
+ * kaigi_recorder_add_participant(), then start the file with
+ * kaigi_recorder_begin(). Main context only.
  *
  * Returns: (transfer full) (nullable): the running recorder, or %NULL
  */
@@ -475,8 +483,7 @@ kaigi_recorder_new (GstBin             *pipeline,
   if (!create_part_file (self, config->recordings_dir, error))
     return NULL;
 
-  self->origin = running_time_now (self);
-  bin = kaigi_media_make_recorder_bin (config, self->part_path, self->origin, &local_error);
+  bin = kaigi_media_make_recorder_bin (config, self->part_path, running_time_now (self), &local_error);
   if (bin == NULL)
     {
       g_set_error (error, KAIGI_PROTOCOL_ERROR, KAIGI_PROTOCOL_ERROR_RECORDING_FAILED,
@@ -500,6 +507,8 @@ kaigi_recorder_new (GstBin             *pipeline,
   watch_pad (self, "mux", "video_0", GST_PAD_PROBE_TYPE_BUFFER, track_span);
   watch_pad (self, "mux", "audio_0", GST_PAD_PROBE_TYPE_BUFFER, track_span);
   watch_pad (self, "sink", "sink", GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM, watch_eos);
+  watch_pad (self, "vmix", "src", GST_PAD_PROBE_TYPE_BUFFER, keep_start_to_stop);
+  watch_pad (self, "amix", "src", GST_PAD_PROBE_TYPE_BUFFER, keep_start_to_stop);
 
   gst_bin_add (pipeline, self->bin);
   if (!gst_element_sync_state_with_parent (self->bin))
@@ -515,6 +524,26 @@ kaigi_recorder_new (GstBin             *pipeline,
 
   GST_INFO ("recording room %s to %s", room, self->part_path);
   return g_steal_pointer (&self);
+}
+
+/**
+ * kaigi_recorder_begin:
+ * @self: a recorder, with its participants added
+ *
+ * Starts the file now. Until this call nothing reaches the file: building
+ * the graph and the participants' branches can take a while on a loaded
+ * machine, and the file's duration is measured from here (what the live
+ * sources made meanwhile is cut by keep_start_to_stop()). Main context
+ * only.
+ */
+void
+kaigi_recorder_begin (KaigiRecorder *self)
+{
+  g_return_if_fail (KAIGI_IS_RECORDER (self));
+
+  GST_OBJECT_LOCK (self->bin);
+  self->origin = running_time_now (self);
+  GST_OBJECT_UNLOCK (self->bin);
 }
 
 /**
@@ -1330,17 +1359,30 @@ finish_timeout_cb (gpointer user_data)
   return G_SOURCE_REMOVE;
 }
 
-/* Streaming threads of the compositor and the audiomixer: the file ends
- * at the stop time exactly, whatever the inputs still do */
+/* Streaming threads of the compositor and the audiomixer: the file
+ * begins at the start and ends at the stop time exactly, whatever the
+ * inputs do (the mixers start at their first input buffer, which can be
+ * older than the start: a participant's backlog on a loaded machine) */
 static GstPadProbeReturn
-end_at_stop_time (GstPad          *pad,
-                  GstPadProbeInfo *info,
-                  gpointer         user_data)
+keep_start_to_stop (GstPad          *pad,
+                    GstPadProbeInfo *info,
+                    gpointer         user_data)
 {
   KaigiRecorder *self = user_data;
   GstClockTime running = buffer_running_time (pad, GST_PAD_PROBE_INFO_BUFFER (info));
+  GstClockTime origin, stop_time;
 
-  if (!GST_CLOCK_TIME_IS_VALID (running) || running < self->stop_time)
+  if (!GST_CLOCK_TIME_IS_VALID (running))
+    return GST_PAD_PROBE_OK;
+
+  GST_OBJECT_LOCK (self->bin);
+  origin = self->origin;
+  stop_time = self->stop_time;
+  GST_OBJECT_UNLOCK (self->bin);
+  /* NONE, the largest time, until the graph runs */
+  if (running < origin)
+    return GST_PAD_PROBE_DROP;
+  if (!GST_CLOCK_TIME_IS_VALID (stop_time) || running < stop_time)
     return GST_PAD_PROBE_OK;
 
   /* The first buffer past the end: EOS instead, then nothing */
@@ -1368,22 +1410,15 @@ end_at_stop_time (GstPad          *pad,
 void
 kaigi_recorder_stop (KaigiRecorder *self)
 {
-  GstElement *mixers[] = { self->vmix, self->amix };
-  guint i;
-
   g_return_if_fail (KAIGI_IS_RECORDER (self));
 
   if (self->state != STATE_RUNNING)
     return;
 
   self->state = STATE_STOPPING;
+  GST_OBJECT_LOCK (self->bin);
   self->stop_time = running_time_now (self);
-  for (i = 0; i < G_N_ELEMENTS (mixers); i++)
-    {
-      g_autoptr(GstPad) src = gst_element_get_static_pad (mixers[i], "src");
-
-      gst_pad_add_probe (src, GST_PAD_PROBE_TYPE_BUFFER, end_at_stop_time, self, NULL);
-    }
+  GST_OBJECT_UNLOCK (self->bin);
   self->finish_timeout = g_timeout_add_seconds (FINISH_TIMEOUT_S, finish_timeout_cb, self);
 }
 
@@ -1424,6 +1459,9 @@ finish (KaigiRecorder *self)
   GST_OBJECT_UNLOCK (self->bin);
   self->duration_ms = GST_CLOCK_TIME_IS_VALID (first) && last > first
                       ? (gint64) ((last - first) / GST_MSECOND) : 0;
+  GST_INFO ("media from %" GST_TIME_FORMAT " to %" GST_TIME_FORMAT "; started at %" GST_TIME_FORMAT
+            ", stopped at %" GST_TIME_FORMAT, GST_TIME_ARGS (first), GST_TIME_ARGS (last),
+            GST_TIME_ARGS (self->origin), GST_TIME_ARGS (self->stop_time));
 
   /* After an error the file stays .mp4.part: listed as recovered, and
    * it plays up to its last fragment */

@@ -21,6 +21,7 @@ KaigiRecorder *kaigi_recorder_new              (GstBin             *pipeline,
                                                 const char         *room,
                                                 const KaigiConfig  *config,
                                                 GError            **error);
+void           kaigi_recorder_begin            (KaigiRecorder      *self);
 void           kaigi_recorder_get_info         (KaigiRecorder      *self,
                                                 KaigiRecordingInfo *info);
 const char    *kaigi_recorder_get_file         (KaigiRecorder      *self);

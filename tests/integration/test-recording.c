@@ -608,6 +608,14 @@ recording_file_from_message (KaigiTestClient *client)
   return g_strdup (json_object_get_string_member (json_object_get_object_member (object, "recording"), "file"));
 }
 
+static gboolean
+is_recording (KaigiTestClient *client)
+{
+  g_autofree char *file = recording_file_from_message (client);
+
+  return file != NULL;
+}
+
 /* Started and stopped over the signaling protocol; someone joins, someone
  * turns the camera off and on, someone leaves: the file runs on without a
  * gap, the camera-off participant is a placeholder tile, and the sidecar
@@ -652,7 +660,7 @@ test_join_leave_mute (Fixture       *f,
   run_for (2000);
 
   kaigi_test_client_send_text (a, "{\"type\":\"recording-stop\"}");
-  KAIGI_TEST_WAIT_UNTIL (recording_file_from_message (b) == NULL, SIGNAL_TIMEOUT_MS);
+  KAIGI_TEST_WAIT_UNTIL (!is_recording (b), SIGNAL_TIMEOUT_MS);
   kaigi_test_client_send_text (b, "{\"type\":\"recording-stop\"}");
   KAIGI_TEST_WAIT_UNTIL (kaigi_test_client_count_errors (b, "not-recording") == 1, SIGNAL_TIMEOUT_MS);
   /* Not inside a wait: the HTTP helper waits on its own */
@@ -1063,7 +1071,7 @@ test_two_rooms_and_a_stall (Fixture       *f,
 {
   g_autoptr(GError) error = NULL;
   const struct { const char *room; guint32 colour; } rooms[] = { { "one", RED }, { "two", GREEN } };
-  g_autofree char *files[2] = { NULL, NULL };
+  char *files[2] = { NULL, NULL };
   KaigiTestClient *speakers[2], *staller;
   guint status, i, n;
   gint64 t_start, t_stop;
@@ -1119,6 +1127,7 @@ test_two_rooms_and_a_stall (Fixture       *f,
       g_assert_cmpuint (largest_gap (decoded.video_pts, NULL), <=, 100 * GST_MSECOND);
       g_assert_cmpuint (largest_gap (decoded.audio_pts, decoded.audio_end), <=, 100 * GST_MSECOND);
       decoded_clear (&decoded);
+      g_free (files[i]);
     }
 }
 
@@ -1164,6 +1173,7 @@ main (int   argc,
 
   gst_init (&argc, &argv);
   g_test_init (&argc, &argv, NULL);
+  kaigi_test_set_fatal_logs ();
 
   if (!kaigi_test_client_check_plugins (&missing))
     {
