@@ -527,6 +527,34 @@ kaigi_recorder_new (GstBin             *pipeline,
 }
 
 /**
+ * kaigi_recorder_owns_object:
+ * @object: a GStreamer object (an element or pad)
+ *
+ * Whether @object belongs to a recording's graph (the bin named
+ * "recorder" that kaigi_recorder_new() adds). Any thread: it only walks
+ * @object's parents.
+ *
+ * Returns: %TRUE if @object is inside a recording's bin
+ */
+gboolean
+kaigi_recorder_owns_object (GstObject *object)
+{
+  g_autoptr(GstObject) parent = object ? gst_object_ref (object) : NULL;
+
+  while (parent)
+    {
+      GstObject *next;
+
+      if (GST_IS_BIN (parent) && g_strcmp0 (GST_OBJECT_NAME (parent), "recorder") == 0)
+        return TRUE;
+      next = gst_object_get_parent (parent);
+      gst_object_unref (parent);
+      parent = next;
+    }
+  return FALSE;
+}
+
+/**
  * kaigi_recorder_begin:
  * @self: a recorder, with its participants added
  *

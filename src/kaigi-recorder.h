@@ -21,6 +21,15 @@ KaigiRecorder *kaigi_recorder_new              (GstBin             *pipeline,
                                                 const char         *room,
                                                 const KaigiConfig  *config,
                                                 GError            **error);
+/**
+ * KAIGI_RECORDER_NICE:
+ *
+ * The nice value (setpriority(2), +19 lowest) of a recording's streaming
+ * threads: forwarding goes first on a busy machine.
+ */
+#define KAIGI_RECORDER_NICE 10
+
+gboolean       kaigi_recorder_owns_object      (GstObject          *object);
 void           kaigi_recorder_begin            (KaigiRecorder      *self);
 void           kaigi_recorder_get_info         (KaigiRecorder      *self,
                                                 KaigiRecordingInfo *info);

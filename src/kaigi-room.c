@@ -11,6 +11,11 @@
 
 #include "config.h"
 
+#include <errno.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
 #include "kaigi-room.h"
 #include "kaigi-config.h"
 #include "kaigi-protocol.h"
@@ -247,6 +252,32 @@ on_bus_message (GstBus     *bus,
   return G_SOURCE_CONTINUE;
 }
 
+/* Streaming threads, as each starts (GstStreamStatus ENTER, posted
+ * synchronously from the new thread): the threads of a recording run
+ * at a lower priority (nice +10) than forwarding, so that on a busy
+ * machine the recording falls behind rather than the participants' media.
+ * Threads they create (x264's workers) inherit it. Following the
+ * GStreamer manual's "Configuring the priority of threads". */
+static GstBusSyncReply
+lower_recorder_priority (GstBus     *bus,
+                         GstMessage *message,
+                         gpointer    user_data)
+{
+  GstStreamStatusType type;
+  GstElement *owner;
+
+  if (GST_MESSAGE_TYPE (message) != GST_MESSAGE_STREAM_STATUS)
+    return GST_BUS_PASS;
+
+  gst_message_parse_stream_status (message, &type, &owner);
+  if (type == GST_STREAM_STATUS_TYPE_ENTER && kaigi_recorder_owns_object (GST_MESSAGE_SRC (message)))
+    {
+      if (setpriority (PRIO_PROCESS, (id_t) syscall (SYS_gettid), KAIGI_RECORDER_NICE) != 0)
+        GST_DEBUG ("cannot lower the priority of a recording thread: %s", g_strerror (errno));
+    }
+  return GST_BUS_PASS;
+}
+
 /**
  * kaigi_room_new:
  * @name: the validated room name
@@ -276,6 +307,7 @@ kaigi_room_new (const char         *name,
 
   bus = gst_pipeline_get_bus (GST_PIPELINE (self->pipeline));
   self->bus_watch = gst_bus_add_watch (bus, on_bus_message, self);
+  gst_bus_set_sync_handler (bus, lower_recorder_priority, NULL, NULL);
 
   if (gst_element_set_state (self->pipeline, GST_STATE_PLAYING) == GST_STATE_CHANGE_FAILURE)
     {
