@@ -37,6 +37,7 @@ struct _KaigiServer
   gboolean shutting_down;     /* joins refused, see kaigi_server_announce_shutdown() */
 
   guint64 joins_total;
+  guint64 connections_total;
   guint64 join_latency_counts[G_N_ELEMENTS (join_latency_buckets)];
   guint64 join_latency_count;
   double join_latency_sum;
@@ -711,6 +712,7 @@ handle_websocket (SoupServer              *soup,
   KaigiSignalingPeer *peer = kaigi_signaling_peer_new (self, connection, self->config->idle_timeout_s);
 
   g_ptr_array_add (self->peers, peer);
+  self->connections_total++;
   /* connected during the shutdown grace: tell it too */
   if (self->shutting_down)
     kaigi_signaling_peer_announce_shutdown (peer, self->config->shutdown_grace_s);
@@ -1045,4 +1047,23 @@ kaigi_server_is_idle (KaigiServer *self)
   g_return_val_if_fail (KAIGI_IS_SERVER (self), TRUE);
 
   return g_hash_table_size (self->rooms) == 0 && self->peers->len == 0;
+}
+
+/**
+ * kaigi_server_get_n_connections:
+ * @self: a server
+ * @total: (out) (optional): connections accepted since the start
+ *
+ * Returns: the signaling WebSocket connections open now (web clients and
+ *   other clients). Main context only.
+ */
+guint
+kaigi_server_get_n_connections (KaigiServer *self,
+                                guint64     *total)
+{
+  g_return_val_if_fail (KAIGI_IS_SERVER (self), 0);
+
+  if (total)
+    *total = self->connections_total;
+  return self->peers->len;
 }

@@ -19,6 +19,8 @@ KaigiServer *kaigi_server_new      (const KaigiConfig  *config);
 gboolean     kaigi_server_start    (KaigiServer        *self,
                                     GError            **error);
 guint        kaigi_server_get_port (KaigiServer        *self);
+guint        kaigi_server_get_n_connections (KaigiServer *self,
+                                             guint64     *total);
 void         kaigi_server_announce_shutdown (KaigiServer *self);
 void         kaigi_server_stop     (KaigiServer        *self);
 gboolean     kaigi_server_is_idle  (KaigiServer        *self);

@@ -110,6 +110,44 @@ open_browser (const KaigiConfig *config,
     g_printerr (_("kaigi: warning: cannot open %s in a browser: %s\n"), uri, error->message);
 }
 
+/* Started with --open (from the desktop): there is no window to close,
+ * so closing the web client is what ends Kaigi. Once a web client has
+ * connected and none has been connected for this long (s) — more than a
+ * page reload takes — the server stops as on SIGTERM. */
+#define OPEN_IDLE_STOP_S 10
+
+typedef struct
+{
+  KaigiServer *server;
+  GMainLoop *loop;
+  gint64 idle_since;
+} BrowserWatch;
+
+static gboolean
+watch_browser (gpointer user_data)
+{
+  BrowserWatch *watch = user_data;
+  gint64 now = g_get_monotonic_time ();
+  guint64 total = 0;
+
+  if (kaigi_server_get_n_connections (watch->server, &total) > 0)
+    {
+      watch->idle_since = 0;
+    }
+  else if (total > 0)
+    {
+      if (watch->idle_since == 0)
+        watch->idle_since = now;
+      else if (now - watch->idle_since >= OPEN_IDLE_STOP_S * G_USEC_PER_SEC)
+        {
+          g_message ("The web client was closed; stopping");
+          g_main_loop_quit (watch->loop);
+          return G_SOURCE_REMOVE;
+        }
+    }
+  return G_SOURCE_CONTINUE;
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -122,6 +160,8 @@ main (int   argc,
   g_auto(GStrv) envp = NULL;
   KaigiRunFlags flags = KAIGI_RUN_DEFAULT;
   StopState stop = { NULL, 0 };
+  BrowserWatch watch = { NULL, NULL, 0 };
+  guint watch_source = 0;
 
   setlocale (LC_ALL, "");
   bindtextdomain (GETTEXT_PACKAGE, locale_dir);
@@ -183,9 +223,15 @@ main (int   argc,
   notify ("READY=1");
 
   if (flags & KAIGI_RUN_OPEN)
-    open_browser (config, kaigi_server_get_port (server));
+    {
+      open_browser (config, kaigi_server_get_port (server));
+      watch.server = server;
+      watch.loop = loop;
+      watch_source = g_timeout_add_seconds (1, watch_browser, &watch);
+    }
 
   g_main_loop_run (loop);
+  g_clear_handle_id (&watch_source, g_source_remove);
 
   /* First stop signal: refuse joins, tell everyone, give them the grace
    * period (ended early once all have left), then close and drain. A
