@@ -121,6 +121,7 @@ typedef struct
   KaigiServer *server;
   GMainLoop *loop;
   gint64 idle_since;
+  guint source;
 } BrowserWatch;
 
 static gboolean
@@ -142,6 +143,7 @@ watch_browser (gpointer user_data)
         {
           g_message ("The web client was closed; stopping");
           g_main_loop_quit (watch->loop);
+          watch->source = 0;
           return G_SOURCE_REMOVE;
         }
     }
@@ -160,8 +162,7 @@ main (int   argc,
   g_auto(GStrv) envp = NULL;
   KaigiRunFlags flags = KAIGI_RUN_DEFAULT;
   StopState stop = { NULL, 0 };
-  BrowserWatch watch = { NULL, NULL, 0 };
-  guint watch_source = 0;
+  BrowserWatch watch = { NULL, NULL, 0, 0 };
 
   setlocale (LC_ALL, "");
   bindtextdomain (GETTEXT_PACKAGE, locale_dir);
@@ -227,11 +228,11 @@ main (int   argc,
       open_browser (config, kaigi_server_get_port (server));
       watch.server = server;
       watch.loop = loop;
-      watch_source = g_timeout_add_seconds (1, watch_browser, &watch);
+      watch.source = g_timeout_add_seconds (1, watch_browser, &watch);
     }
 
   g_main_loop_run (loop);
-  g_clear_handle_id (&watch_source, g_source_remove);
+  g_clear_handle_id (&watch.source, g_source_remove);
 
   /* First stop signal: refuse joins, tell everyone, give them the grace
    * period (ended early once all have left), then close and drain. A
