@@ -49,7 +49,8 @@ typedef struct _Tile Tile;
 
 typedef struct
 {
-  Tile *tile;
+  KaigiRecorder *recorder;  /* not owned; outlives the branch */
+  Tile *tile;               /* not owned; gone before a retired branch */
   KaigiTrackKind kind;
   GstElement *tee;
   GstPad *tee_pad;
@@ -889,7 +890,7 @@ note_first_picture (GstPad          *pad,
                     gpointer         user_data)
 {
   Branch *branch = user_data;
-  KaigiRecorder *self = branch->tile->recorder;
+  KaigiRecorder *self = branch->recorder;
   FirstPicture *p = g_new0 (FirstPicture, 1);
   g_autoptr(GSource) source = g_idle_source_new ();
 
@@ -961,6 +962,7 @@ kaigi_recorder_attach_track (KaigiRecorder  *self,
     }
 
   branch = g_new0 (Branch, 1);
+  branch->recorder = self;
   branch->tile = tile;
   branch->kind = kind;
   branch->tee = gst_object_ref (tee);
