@@ -401,8 +401,8 @@ make_warnings_fatal (void)
  * thread changes them, and GLib reports it as a critical. Neither Kaigi
  * nor its tests call g_hash_table_foreach(), and it does not corrupt
  * anything the tests check, so exactly that message, on any thread (it
- * was also seen on the main one, when a webrtcbin stops), is printed
- * instead of aborting. Every other critical
+ * was also seen on the test's main thread), is printed instead of
+ * aborting. Every other critical
  * stays fatal. */
 static gboolean
 fatal_log_handler (const char     *domain,
