@@ -172,7 +172,91 @@ kaigi_media_make_pipeline (const char *room_name)
   return gst_pipeline_new (name);
 }
 
-/* Two defaults of webrtcbin 1.22 that do not suit a forwarding server:
+/* rtpfunnel (1.22) bundles a subscriber's m-lines into one RTP session and,
+ * whenever the input a packet comes from differs from the previous packet's,
+ * pushes that input's SEGMENT and every custom sticky event down the send
+ * chain again (gstrtpfunnel.c, gst_rtp_funnel_forward_segment). In an SFU
+ * consecutive packets nearly always come from different publishers, so each
+ * forwarded packet walked two events through rtpsession, rtprtxsend,
+ * srtpenc, dtlssrtpenc and nicesink — profiled at a fifth of the server's
+ * CPU (docs/performance.md) — and every GstWebRtcBinUpdateTos event made
+ * webrtcbin look up the transceiver and set the DSCP on the ICE sockets.
+ *
+ * This probe on the funnel's source pad drops what would change nothing
+ * downstream:
+ *
+ * - a SEGMENT equal to the one the peer already has (all forwarded tracks
+ *   carry the same live segment);
+ * - a GstWebRtcBinUpdateTos once the peer has one: Kaigi leaves every
+ *   sender at webrtcbin's default priority, so every mid maps to the same
+ *   DSCP (draft-ietf-tsvwg-rtcweb-qos-18 §5) and one event sets it.
+ *
+ * Called on the streaming thread of whichever publisher's packet goes
+ * through the funnel, under the funnel's source stream lock. */
+static gboolean
+peer_has_sticky_named (GstPad     *peer,
+                       const char *name)
+{
+  for (guint i = 0;; i++)
+    {
+      g_autoptr(GstEvent) current = gst_pad_get_sticky_event (peer, GST_EVENT_CUSTOM_DOWNSTREAM_STICKY, i);
+
+      if (current == NULL)
+        return FALSE;
+      if (gst_structure_has_name (gst_event_get_structure (current), name))
+        return TRUE;
+    }
+}
+
+static GstPadProbeReturn
+drop_repeated_sticky_events (GstPad          *pad,
+                             GstPadProbeInfo *info,
+                             gpointer         user_data)
+{
+  GstEvent *event = GST_PAD_PROBE_INFO_EVENT (info);
+  g_autoptr(GstPad) peer = NULL;
+  gboolean repeated = FALSE;
+
+  switch (GST_EVENT_TYPE (event))
+    {
+    case GST_EVENT_SEGMENT:
+      {
+        g_autoptr(GstEvent) current = NULL;
+
+        peer = gst_pad_get_peer (pad);
+        if (peer)
+          current = gst_pad_get_sticky_event (peer, GST_EVENT_SEGMENT, 0);
+        if (current)
+          {
+            const GstSegment *old_segment, *new_segment;
+
+            gst_event_parse_segment (current, &old_segment);
+            gst_event_parse_segment (event, &new_segment);
+            repeated = gst_segment_is_equal (old_segment, new_segment);
+          }
+        break;
+      }
+    case GST_EVENT_CUSTOM_DOWNSTREAM_STICKY:
+      {
+        const GstStructure *s = gst_event_get_structure (event);
+
+        if (s && gst_structure_has_name (s, "GstWebRtcBinUpdateTos"))
+          {
+            peer = gst_pad_get_peer (pad);
+            repeated = peer && peer_has_sticky_named (peer, "GstWebRtcBinUpdateTos");
+          }
+        break;
+      }
+    default:
+      break;
+    }
+
+  GST_LOG_OBJECT (pad, "%s %" GST_PTR_FORMAT, repeated ? "dropping" : "passing", event);
+  return repeated ? GST_PAD_PROBE_DROP : GST_PAD_PROBE_OK;
+}
+
+/* Defaults of webrtcbin 1.22 that do not suit a forwarding server (and
+ * rtpfunnel's repeated events, above):
  *
  * - a `clocksync sync=true` in front of every input stream (gstwebrtcbin.c,
  *   _connect_input_stream): our input is already live RTP from another
@@ -202,6 +286,14 @@ on_webrtcbin_deep_element_added (GstBin     *bin,
     {
       GST_DEBUG_OBJECT (bin, "no next-packet prediction on %s", GST_OBJECT_NAME (element));
       g_object_set (element, "rtx-next-seqnum", FALSE, NULL);
+    }
+  else if (g_strcmp0 (name, "rtpfunnel") == 0)
+    {
+      g_autoptr(GstPad) src = gst_element_get_static_pad (element, "src");
+
+      if (src)
+        gst_pad_add_probe (src, GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM,
+                           drop_repeated_sticky_events, NULL, NULL);
     }
 }
 
