@@ -1753,6 +1753,15 @@ on_bus_message (GstBus     *bus,
                    GST_OBJECT_NAME (GST_MESSAGE_SRC (message)), error->message);
         break;
       }
+    case GST_MESSAGE_LATENCY:
+      /* Like a browser, send correct RTCP sender reports: rtpsession maps a
+       * packet's PTS to the SR's RTP time only once a LATENCY event has
+       * reached it (with rtcp-sync-send-time), and webrtcbin's send chain is
+       * built after the pipeline went to PLAYING. Without this every SR
+       * claimed an RTP time that ran ahead by the whole running time, and
+       * the server's lip sync (RFC 3550 §6.4.1) discarded them. */
+      gst_bin_recalculate_latency (GST_BIN (self->pipeline));
+      break;
     default:
       break;
     }
