@@ -526,22 +526,57 @@ pick_aac_encoder (void)
   return NULL;
 }
 
+/* Measured by tests/unit/test-aac-delay.c, which fails if an encoder
+ * installed here disagrees */
+static const struct {
+  const char *factory;
+  guint       samples;
+} aac_encoder_delays[] = {
+  { "avenc_aac", 1024 },
+  { "voaacenc", 1600 },
+};
+
+/**
+ * kaigi_media_get_aac_encoder_delay:
+ * @factory: the factory name of an AAC encoder
+ *
+ * The encoder delay ("priming", ISO/IEC 14496-3 and Apple's "AAC priming"
+ * note) of the AAC encoders Kaigi records with: decoded audio comes out
+ * this much later than it went in. An MP4 would say so in an edit list,
+ * which mp4mux 1.22 does not write, so the recorder feeds the encoder
+ * early by this much instead. Any thread.
+ *
+ * Returns: the delay in samples at 48 kHz, 0 for an encoder not measured
+ *   (fdkaacenc, which Debian does not ship)
+ */
+guint
+kaigi_media_get_aac_encoder_delay (const char *factory)
+{
+  g_return_val_if_fail (factory != NULL, 0);
+
+  for (guint i = 0; i < G_N_ELEMENTS (aac_encoder_delays); i++)
+    if (g_str_equal (aac_encoder_delays[i].factory, factory))
+      return aac_encoder_delays[i].samples;
+  return 0;
+}
+
 /**
  * kaigi_media_make_recorder_bin:
  * @config: size, frame rate, bitrate and encoder of the recording
  * @location: the file to write (the `.mp4.part` name)
- * @start: the pipeline's running time now (ns): the live base sources
- *   start their timestamps here
+ * @start: a running time (ns) before any input the mixers will get: the
+ *   live base sources start their timestamps here
  * @error: return location for a #KAIGI_MEDIA_ERROR
  *
  * Builds the mixing and recording graph of one recording:
  *
  * - `compositor` "vmix" (live, `ignore-inactive-pads`, starting at its
- *   first buffer, about @start) → I420 W×H at F fps → queue "vqueue" → H.264 encoder
+ *   earliest first input, which is the base picture's at @start: its frames
+ *   are at @start + n/F exactly) → I420 W×H at F fps → queue "vqueue" → H.264 encoder
  *   (x264enc `tune=zerolatency`, no B-frames, or openh264enc) → h264parse
  *   → mp4mux;
  * - `audiomixer` "amix" → 48 kHz stereo → queue "aqueue" → AAC encoder
- *   (fdkaacenc, avenc_aac or voaacenc) → aacparse → mp4mux;
+ *   "aenc" (fdkaacenc, avenc_aac or voaacenc) → aacparse → mp4mux;
  * - each aggregator also has a live base source (a 16×16 invisible
  *   picture, silence) so that time advances in the file whoever is
  *   there: no gaps when everybody's camera is off;
@@ -609,13 +644,14 @@ kaigi_media_make_recorder_bin (const KaigiConfig  *config,
     "  latency=%" G_GUINT64_FORMAT " "
     "! audio/x-raw,rate=48000,channels=2 ! audioconvert "
     "! queue name=aqueue max-size-buffers=0 max-size-bytes=0 max-size-time=%" G_GUINT64_FORMAT " "
-    "! %s bitrate=128000 ! aacparse ! mux.audio_0 "
+    "! %s name=aenc bitrate=128000 ! aacparse ! mux.audio_0 "
     "audiotestsrc name=abase is-live=true wave=silence samplesperbuffer=480 "
     "! audio/x-raw,rate=48000,channels=2 ! amix. "
     "mp4mux name=mux reserved-max-duration=%" G_GUINT64_FORMAT " "
     "  reserved-moov-update-period=%" G_GUINT64_FORMAT " "
     "! filesink name=sink async=false sync=false",
-    (guint64) KAIGI_MEDIA_MIX_LATENCY, config->recording_width, config->recording_height, fps,
+    (guint64) KAIGI_MEDIA_MIX_LATENCY,
+    config->recording_width, config->recording_height, fps,
     (guint64) (2 * GST_SECOND), encoder, fps,
     (guint64) KAIGI_MEDIA_MIX_LATENCY, (guint64) (2 * GST_SECOND), aac,
     (guint64) config->recording_crash_safe_minutes * 60 * GST_SECOND,

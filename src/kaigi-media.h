@@ -83,6 +83,7 @@ GstElement   *kaigi_media_make_discard_sink      (GError            **error);
 
 const char   *kaigi_media_pick_h264_encoder      (const KaigiConfig  *config,
                                                   GError            **error);
+guint         kaigi_media_get_aac_encoder_delay  (const char         *factory);
 GstElement   *kaigi_media_make_recorder_bin      (const KaigiConfig  *config,
                                                   const char         *location,
                                                   GstClockTime        start,

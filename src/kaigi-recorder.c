@@ -19,6 +19,7 @@
 #include <string.h>
 #include <glib/gstdio.h>
 #include <gio/gio.h>
+#include <gst/audio/audio.h>
 #include <gst/video/video.h>
 
 #include "kaigi-recorder.h"
@@ -94,10 +95,19 @@ struct _KaigiRecorder
   GstElement *bin;
   GstElement *vmix;
   GstElement *amix;
-  GstClockTime origin;        /* running time where the file starts: NONE (nothing
-                               * passes) until the graph runs; under the bin's
-                               * object lock */
-  GstClockTime stop_time;     /* NONE while running; under the bin's object lock */
+  /* Running times (ns) under the bin's object lock, signalled by
+   * origin_cond: */
+  GstClockTime start_time;    /* when begin() was called, NONE before */
+  GstClockTime frame_zero;    /* the composite's first frame; its frames are
+                               * at frame_zero + n/F */
+  GstClockTime origin;        /* where the file starts: the first frame from
+                               * start_time on; NONE (nothing passes) until
+                               * both are known */
+  GstClockTime stop_time;     /* NONE while running */
+  gboolean stopping;          /* no more waiting for the origin */
+  GCond origin_cond;
+  GstClockTime audio_delay;   /* the AAC encoder's delay (ns): audio is fed
+                               * that early */
 
   /* Written on streaming threads under the object lock */
   GstClockTime first_time;
@@ -127,7 +137,12 @@ enum
 static guint signals[N_SIGNALS];
 
 static void apply_layout (KaigiRecorder *self);
+/* How long the audio waits for the composite's first frame to learn
+ * where the file starts: it comes within the mixers' latency */
+#define ORIGIN_WAIT (1 * GST_SECOND)
+
 static void finish (KaigiRecorder *self);
+static void feed_audio_early (KaigiRecorder *self);
 static GstPadProbeReturn keep_start_to_stop (GstPad          *pad,
                                              GstPadProbeInfo *info,
                                              gpointer         user_data);
@@ -169,6 +184,17 @@ tile_free (Tile *tile)
   g_free (tile);
 }
 
+/* Main context, before the bin stops: audio waiting in keep_start_to_stop()
+ * for the origin gives up at once */
+static void
+stop_waiting (KaigiRecorder *self)
+{
+  GST_OBJECT_LOCK (self->bin);
+  self->stopping = TRUE;
+  g_cond_broadcast (&self->origin_cond);
+  GST_OBJECT_UNLOCK (self->bin);
+}
+
 static void
 kaigi_recorder_dispose (GObject *object)
 {
@@ -177,6 +203,7 @@ kaigi_recorder_dispose (GObject *object)
   g_clear_handle_id (&self->finish_timeout, g_source_remove);
   if (self->bin)
     {
+      stop_waiting (self);
       gst_element_set_state (self->bin, GST_STATE_NULL);
       if (GST_OBJECT_PARENT (self->bin) == GST_OBJECT (self->pipeline))
         gst_bin_remove (self->pipeline, self->bin);
@@ -208,6 +235,7 @@ kaigi_recorder_finalize (GObject *object)
   g_clear_pointer (&self->events, g_ptr_array_unref);
   g_clear_error (&self->error);
   g_main_context_unref (self->context);
+  g_cond_clear (&self->origin_cond);
 
   G_OBJECT_CLASS (kaigi_recorder_parent_class)->finalize (object);
 }
@@ -260,8 +288,11 @@ kaigi_recorder_init (KaigiRecorder *self)
   self->retired = g_ptr_array_new_with_free_func ((GDestroyNotify) branch_free);
   self->events = g_ptr_array_new_with_free_func ((GDestroyNotify) kaigi_timeline_event_free);
   self->first_time = GST_CLOCK_TIME_NONE;
+  self->start_time = GST_CLOCK_TIME_NONE;
+  self->frame_zero = GST_CLOCK_TIME_NONE;
   self->origin = GST_CLOCK_TIME_NONE;
   self->stop_time = GST_CLOCK_TIME_NONE;
+  g_cond_init (&self->origin_cond);
   self->last_time = GST_CLOCK_TIME_NONE;
   self->duration_ms = -1;
 }
@@ -495,6 +526,7 @@ kaigi_recorder_new (GstBin             *pipeline,
   self->bin = gst_object_ref_sink (bin);
   self->vmix = gst_bin_get_by_name (GST_BIN (bin), "vmix");
   self->amix = gst_bin_get_by_name (GST_BIN (bin), "amix");
+  feed_audio_early (self);
   gst_object_set_name (GST_OBJECT (bin), "recorder");
 
   if (!write_sidecar (self, &local_error))
@@ -555,15 +587,65 @@ kaigi_recorder_owns_object (GstObject *object)
   return FALSE;
 }
 
+/* An AAC encoder's output, decoded, lags its input by the encoder delay;
+ * MP4 files say so in an edit list, which mp4mux 1.22 does not write. So
+ * the encoder gets its input that much early (a negative offset on its
+ * sink pad) and keep_start_to_stop() starts the audio that much later:
+ * in the file, every sound then plays at the time it was mixed, with the
+ * pictures of that time. Measured before this, with avenc_aac: sounds
+ * 21 ms late; with voaacenc 33 ms. Main context, before the bin runs. */
+static void
+feed_audio_early (KaigiRecorder *self)
+{
+  g_autoptr(GstElement) encoder = gst_bin_get_by_name (GST_BIN (self->bin), "aenc");
+  g_autoptr(GstPad) sink = NULL;
+  GstElementFactory *factory;
+  guint samples;
+
+  if (encoder == NULL || (factory = gst_element_get_factory (encoder)) == NULL)
+    return;
+  samples = kaigi_media_get_aac_encoder_delay (GST_OBJECT_NAME (factory));
+  self->audio_delay = gst_util_uint64_scale_int (samples, GST_SECOND, 48000);
+  sink = gst_element_get_static_pad (encoder, "sink");
+  gst_pad_set_offset (sink, -(gint64) self->audio_delay);
+  GST_DEBUG_OBJECT (self->bin, "%s delays audio by %u samples", GST_OBJECT_NAME (factory), samples);
+}
+
+/* Under the bin's object lock: the origin, once the start time and the
+ * composite's frame grid are both known */
+static void
+update_origin (KaigiRecorder *self)
+{
+  guint fps = MAX (self->config->recording_framerate, 1);
+  guint64 frames;
+
+  if (GST_CLOCK_TIME_IS_VALID (self->origin) ||
+      !GST_CLOCK_TIME_IS_VALID (self->start_time) ||
+      !GST_CLOCK_TIME_IS_VALID (self->frame_zero))
+    return;
+
+  frames = self->start_time > self->frame_zero
+           ? gst_util_uint64_scale_ceil (self->start_time - self->frame_zero, fps, GST_SECOND)
+           : 0;
+  self->origin = self->frame_zero + gst_util_uint64_scale (frames, GST_SECOND, fps);
+  g_cond_broadcast (&self->origin_cond);
+  GST_DEBUG_OBJECT (self->bin, "the file starts at %" GST_TIME_FORMAT ", frame %" G_GUINT64_FORMAT
+                    " of the composite, %" GST_TIME_FORMAT " after it was asked for",
+                    GST_TIME_ARGS (self->origin), frames, GST_TIME_ARGS (self->origin - self->start_time));
+}
+
 /**
  * kaigi_recorder_begin:
  * @self: a recorder, with its participants added
  *
- * Starts the file now. Until this call nothing reaches the file: building
+ * Starts the file at the composite's next frame (at most one frame
+ * duration from now). Until this call nothing reaches the file: building
  * the graph and the participants' branches can take a while on a loaded
  * machine, and the file's duration is measured from here (what the live
- * sources made meanwhile is cut by keep_start_to_stop()). Main context
- * only.
+ * sources made meanwhile is cut by keep_start_to_stop()). Both tracks
+ * start on that frame exactly, because mp4mux 1.22 lines the tracks up by
+ * their first samples (measured: audio that began 23 ms before the first
+ * frame played 23 ms late). Main context only.
  */
 void
 kaigi_recorder_begin (KaigiRecorder *self)
@@ -571,7 +653,8 @@ kaigi_recorder_begin (KaigiRecorder *self)
   g_return_if_fail (KAIGI_IS_RECORDER (self));
 
   GST_OBJECT_LOCK (self->bin);
-  self->origin = running_time_now (self);
+  self->start_time = running_time_now (self);
+  update_origin (self);
   GST_OBJECT_UNLOCK (self->bin);
 }
 
@@ -1389,29 +1472,105 @@ finish_timeout_cb (gpointer user_data)
   return G_SOURCE_REMOVE;
 }
 
+/* Streaming thread of the audiomixer: @buffer without its samples before
+ * @start (running time), or NULL if it has none after */
+static GstBuffer *
+clip_audio_front (GstPad       *pad,
+                  GstBuffer    *buffer,
+                  GstClockTime  running,
+                  GstClockTime  start)
+{
+  g_autoptr(GstCaps) caps = gst_pad_get_current_caps (pad);
+  GstAudioInfo info;
+  guint64 trim, samples;
+
+  if (caps == NULL || !gst_audio_info_from_caps (&info, caps))
+    return NULL;
+  trim = gst_util_uint64_scale_round (start - running, GST_AUDIO_INFO_RATE (&info), GST_SECOND);
+  samples = gst_buffer_get_size (buffer) / GST_AUDIO_INFO_BPF (&info);
+  if (trim >= samples)
+    return NULL;
+  buffer = gst_audio_buffer_truncate (buffer, GST_AUDIO_INFO_BPF (&info), trim, -1);
+  /* segment time and running time advance alike (rate 1) */
+  GST_BUFFER_PTS (buffer) += gst_util_uint64_scale_int (trim, GST_SECOND, GST_AUDIO_INFO_RATE (&info));
+  GST_BUFFER_DURATION (buffer) = gst_util_uint64_scale_int (samples - trim, GST_SECOND,
+                                                            GST_AUDIO_INFO_RATE (&info));
+  return buffer;
+}
+
 /* Streaming threads of the compositor and the audiomixer: the file
  * begins at the start and ends at the stop time exactly, whatever the
- * inputs do (the mixers start at their first input buffer, which can be
- * older than the start: a participant's backlog on a loaded machine) */
+ * inputs do (the audiomixer starts at its first input buffer, which can be
+ * older than the start: a participant's backlog on a loaded machine).
+ * Audio starts at the first frame to the sample, later by the encoder
+ * delay that feed_audio_early() takes back. */
 static GstPadProbeReturn
 keep_start_to_stop (GstPad          *pad,
                     GstPadProbeInfo *info,
                     gpointer         user_data)
 {
   KaigiRecorder *self = user_data;
-  GstClockTime running = buffer_running_time (pad, GST_PAD_PROBE_INFO_BUFFER (info));
-  GstClockTime origin, stop_time;
+  GstBuffer *buffer = GST_PAD_PROBE_INFO_BUFFER (info);
+  GstClockTime running = buffer_running_time (pad, buffer);
+  gboolean audio = GST_OBJECT_PARENT (pad) == GST_OBJECT (self->amix);
+  GstClockTime origin, stop_time, duration;
 
   if (!GST_CLOCK_TIME_IS_VALID (running))
     return GST_PAD_PROBE_OK;
+  duration = GST_BUFFER_DURATION_IS_VALID (buffer) ? GST_BUFFER_DURATION (buffer) : 0;
 
   GST_OBJECT_LOCK (self->bin);
+  if (!audio && !GST_CLOCK_TIME_IS_VALID (self->frame_zero))
+    {
+      self->frame_zero = running;
+      update_origin (self);
+    }
+  /* Audio that may belong in the file waits for the composite's first
+   * frame to tell where the file starts */
+  if (audio && !GST_CLOCK_TIME_IS_VALID (self->origin) && GST_CLOCK_TIME_IS_VALID (self->start_time) &&
+      running + duration > self->start_time)
+    {
+      gint64 deadline = g_get_monotonic_time () + ORIGIN_WAIT / GST_USECOND;
+
+      while (!GST_CLOCK_TIME_IS_VALID (self->origin) && !self->stopping &&
+             g_cond_wait_until (&self->origin_cond, GST_OBJECT_GET_LOCK (self->bin), deadline))
+        ;
+      if (!GST_CLOCK_TIME_IS_VALID (self->origin))
+        {
+          GST_WARNING_OBJECT (self->bin, "no frame from the composite; the audio starts on its own");
+          self->frame_zero = self->start_time;
+          update_origin (self);
+        }
+    }
   origin = self->origin;
   stop_time = self->stop_time;
   GST_OBJECT_UNLOCK (self->bin);
   /* NONE, the largest time, until the graph runs */
-  if (running < origin)
+  if (!GST_CLOCK_TIME_IS_VALID (origin))
     return GST_PAD_PROBE_DROP;
+  if (audio)
+    {
+      origin += self->audio_delay;
+      if (GST_CLOCK_TIME_IS_VALID (stop_time))
+        stop_time += self->audio_delay;
+    }
+  if (audio && running < origin)
+    {
+      if (running + duration <= origin)
+        return GST_PAD_PROBE_DROP;
+      buffer = clip_audio_front (pad, gst_buffer_ref (buffer), running, origin);
+      if (buffer == NULL)
+        return GST_PAD_PROBE_DROP;
+      gst_buffer_unref (GST_PAD_PROBE_INFO_BUFFER (info));
+      GST_PAD_PROBE_INFO_DATA (info) = buffer;
+      running = origin;
+    }
+  /* Frame times can differ from origin by a nanosecond of rounding */
+  if (!audio && running + duration / 2 < origin)
+    {
+      GST_LOG_OBJECT (pad, "frame at %" GST_TIME_FORMAT " is before the start", GST_TIME_ARGS (running));
+      return GST_PAD_PROBE_DROP;
+    }
   if (!GST_CLOCK_TIME_IS_VALID (stop_time) || running < stop_time)
     return GST_PAD_PROBE_OK;
 
@@ -1448,6 +1607,8 @@ kaigi_recorder_stop (KaigiRecorder *self)
   self->state = STATE_STOPPING;
   GST_OBJECT_LOCK (self->bin);
   self->stop_time = running_time_now (self);
+  self->stopping = TRUE;
+  g_cond_broadcast (&self->origin_cond);
   GST_OBJECT_UNLOCK (self->bin);
   self->finish_timeout = g_timeout_add_seconds (FINISH_TIMEOUT_S, finish_timeout_cb, self);
 }
@@ -1479,6 +1640,7 @@ finish (KaigiRecorder *self)
     }
 
   g_clear_handle_id (&self->finish_timeout, g_source_remove);
+  stop_waiting (self);
   gst_element_set_state (self->bin, GST_STATE_NULL);
   gst_bin_remove (self->pipeline, self->bin);
   self->state = STATE_FINISHED;
