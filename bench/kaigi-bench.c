@@ -1295,6 +1295,11 @@ on_bus_message (GstBus     *bus,
       client_fail (client, "pipeline error from %s: %s", GST_OBJECT_NAME (GST_MESSAGE_SRC (message)),
                    error->message);
     }
+  /* As a browser, send RTCP sender reports the server can use for lip
+   * sync: rtpsession maps PTS to the SR's RTP time only after a LATENCY
+   * event, and webrtcbin's send chain comes after PLAYING */
+  else if (GST_MESSAGE_TYPE (message) == GST_MESSAGE_LATENCY)
+    gst_bin_recalculate_latency (GST_BIN (client->pipeline));
   return G_SOURCE_CONTINUE;
 }
 
