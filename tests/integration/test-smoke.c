@@ -123,81 +123,30 @@ test_missing_plugins (void)
 typedef struct
 {
   GSubprocess *process;
-  GDataInputStream *stdout_lines;
-  char *ready_line;
   guint port;
 } Server;
 
-static void
-on_line (GObject      *source,
-         GAsyncResult *result,
-         gpointer      user_data)
-{
-  Server *server = user_data;
-
-  server->ready_line = g_data_input_stream_read_line_finish_utf8 (G_DATA_INPUT_STREAM (source),
-                                                                  result, NULL, NULL);
-  if (server->ready_line == NULL)
-    server->ready_line = g_strdup ("");
-}
-
+/* Starts kaigi on 127.0.0.1, port 0, and waits until it listens */
 static void
 server_start (Server             *server,
               const char * const *extra)
 {
-  g_autoptr(GPtrArray) argv = g_ptr_array_new ();
   g_autoptr(GError) error = NULL;
-  const char *colon;
 
-  g_ptr_array_add (argv, (gpointer) binary ());
-  g_ptr_array_add (argv, "--address");
-  g_ptr_array_add (argv, "127.0.0.1");
-  g_ptr_array_add (argv, "--port");
-  g_ptr_array_add (argv, "0");
-  for (; extra && *extra; extra++)
-    g_ptr_array_add (argv, (gpointer) *extra);
-  g_ptr_array_add (argv, NULL);
-
-  server->process = g_subprocess_newv ((const char * const *) argv->pdata,
-                                       G_SUBPROCESS_FLAGS_STDOUT_PIPE, &error);
+  server->process = kaigi_test_spawn_server (extra, &server->port, &error);
   g_assert_no_error (error);
-  server->stdout_lines = g_data_input_stream_new (g_subprocess_get_stdout_pipe (server->process));
-  g_data_input_stream_read_line_async (server->stdout_lines, G_PRIORITY_DEFAULT, NULL,
-                                       on_line, server);
-  KAIGI_TEST_WAIT_UNTIL_ELSE (server->ready_line != NULL, 10000, g_assert_not_reached ());
-
-  /* "Kaigi listening on http://127.0.0.1:PORT/" */
-  g_assert_true (g_str_has_prefix (server->ready_line, "Kaigi listening on http://127.0.0.1:"));
-  colon = strrchr (server->ready_line, ':');
-  server->port = (guint) g_ascii_strtoull (colon + 1, NULL, 10);
-  g_assert_cmpuint (server->port, >, 0);
 }
 
-static void
-on_exited (GObject      *source,
-           GAsyncResult *result,
-           gpointer      user_data)
-{
-  gboolean *done = user_data;
-
-  g_subprocess_wait_finish (G_SUBPROCESS (source), result, NULL);
-  *done = TRUE;
-}
-
+/* SIGTERM: a clean stop exits 0 */
 static void
 server_stop (Server *server)
 {
-  gboolean done = FALSE;
-
   g_subprocess_send_signal (server->process, SIGTERM);
-  g_subprocess_wait_async (server->process, NULL, on_exited, &done);
-  KAIGI_TEST_WAIT_UNTIL_ELSE (done, 10000, g_subprocess_force_exit (server->process));
+  if (!kaigi_test_wait_process (server->process, 10000))
+    g_subprocess_force_exit (server->process);
   g_assert_true (g_subprocess_get_if_exited (server->process));
   g_assert_cmpint (g_subprocess_get_exit_status (server->process), ==, 0);
-
-  g_clear_object (&server->stdout_lines);
   g_clear_object (&server->process);
-  g_clear_pointer (&server->ready_line, g_free);
 }
 
 static char *
