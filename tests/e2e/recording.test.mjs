@@ -13,45 +13,14 @@
 
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, FAKE_MEDIA_SRC, chromium, colourName, sleep, startServer, waitFor } from './harness.mjs';
 
-const HERE = path.dirname(fileURLToPath(import.meta.url));
-const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
-const BINARY = path.resolve(HERE, process.env.KAIGI_BINARY || '../../build/src/kaigi');
-const ARTIFACTS = path.join(HERE, 'artifacts');
 const GST_LAUNCH = process.env.GST_LAUNCH || 'gst-launch-1.0';
-const SKIP = 77;
 
-if (!fs.existsSync(CHROMIUM)) {
-  console.log(`# SKIP: ${CHROMIUM} not found (apt-get install chromium)`);
-  process.exit(SKIP);
-}
-let chromium;
-try {
-  ({ chromium } = await import('playwright-core'));
-} catch (e) {
-  console.log(`# SKIP: playwright-core not installed (run npm install in ${HERE}): ${e.message}`);
-  process.exit(SKIP);
-}
-
-const CHROMIUM_ARGS = [
-  '--no-sandbox',
-  '--use-fake-ui-for-media-stream',
-  '--use-fake-device-for-media-stream',
-  '--disable-gpu',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--no-first-run',
-  '--disable-quic',
-  '--allow-loopback-in-peer-connection',
-];
-
-const FAKE_MEDIA_SRC = fs.readFileSync(path.join(HERE, 'fake-media.js'), 'utf8').trim().replace(/;\s*$/, '');
 
 const ROOM = '録画テスト';
 // Everyone starts silent (gain 0); the test makes 花子 speak.
@@ -63,84 +32,14 @@ const PEOPLE = [
 const LATE = { name: '太郎', color: '#d0d000', expect: 'yellow', freq: 550, viewport: { width: 1024, height: 640 }, locale: 'ja-JP' };
 
 const MEDIA_TIMEOUT = 30_000;
-const UI_TIMEOUT = 10_000;
 // The server's hysteresis: about 1 s lead before a speaker takes the floor.
 const SPEAKER_TIMEOUT = 8_000;
 const MIN_RECORDING_MS = 6_000;
 
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 /** Poll `fn` until it returns a truthy value; throw with `what` (and the last value/error) on timeout. */
-async function waitFor(what, fn, { timeout = UI_TIMEOUT, interval = 250 } = {}) {
-  const deadline = Date.now() + timeout;
-  let last;
-  let lastErr;
-  for (;;) {
-    try {
-      last = await fn();
-      lastErr = undefined;
-      if (last) return last;
-    } catch (e) {
-      lastErr = e;
-    }
-    if (Date.now() > deadline) {
-      const detail = lastErr ? `last error: ${lastErr.message}` : `last value: ${JSON.stringify(last)}`;
-      throw new Error(`timed out after ${timeout} ms waiting for ${what} (${detail})`);
-    }
-    await sleep(interval);
-  }
-}
 
-function colourName([r, g, b]) {
-  const max = Math.max(r, g, b);
-  if (max < 80) return 'black';
-  if (r > 120 && g < 90 && b < 90) return 'red';
-  if (g > 100 && r < 90 && b < 90) return 'green';
-  if (b > 120 && r < 90 && g < 90) return 'blue';
-  if (r > 120 && g > 120 && b < 90) return 'yellow';
-  return `rgb(${r},${g},${b})`;
-}
 
-async function startServer(recordingsDir, extraArgs = []) {
-  if (!fs.existsSync(BINARY)) throw new Error(`server binary ${BINARY} not found (set KAIGI_BINARY or build with ninja -C build)`);
-  const child = spawn(BINARY, ['--address', '127.0.0.1', '--port', '0', '--recordings-dir', recordingsDir, ...extraArgs], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env },
-  });
-  const log = [];
-  const keep = (prefix) => (chunk) => {
-    for (const line of chunk.toString().split('\n')) if (line) log.push(`${prefix}${line}`);
-    if (log.length > 4000) log.splice(0, log.length - 4000);
-  };
-  child.stderr.on('data', keep('[server:err] '));
-  const url = await new Promise((resolve, reject) => {
-    let buf = '';
-    const timer = setTimeout(() => reject(new Error(`server did not print "Kaigi listening on" within 20 s\n${log.join('\n')}`)), 20_000);
-    child.stdout.on('data', (chunk) => {
-      keep('[server:out] ')(chunk);
-      buf += chunk.toString();
-      const m = buf.match(/Kaigi listening on (http:\/\/[^\s]+?)\/?\s/);
-      if (m) { clearTimeout(timer); resolve(m[1]); }
-    });
-    child.on('exit', (code, sig) => { clearTimeout(timer); reject(new Error(`server exited early (code ${code}, signal ${sig})\n${log.join('\n')}`)); });
-    child.on('error', (e) => { clearTimeout(timer); reject(e); });
-  });
-  child.removeAllListeners('exit');
-  const exited = new Promise((r) => child.once('exit', (code, sig) => r({ code, sig })));
-  process.on('exit', () => { try { child.kill('SIGKILL'); } catch { /* gone */ } });
-  return {
-    url,
-    log,
-    async stop() {
-      if (child.exitCode !== null || child.signalCode !== null) return exited;
-      child.kill('SIGTERM');
-      const t = setTimeout(() => child.kill('SIGKILL'), 5000);
-      const r = await exited;
-      clearTimeout(t);
-      return r;
-    },
-  };
-}
 
 // --- In-page probes --------------------------------------------------------
 
@@ -209,7 +108,7 @@ let jaCatalogue;
 before(async () => {
   fs.mkdirSync(ARTIFACTS, { recursive: true });
   recordingsDir = fs.mkdtempSync(path.join(os.tmpdir(), 'kaigi-e2e-recordings-'));
-  server = await startServer(recordingsDir);
+  server = await startServer(['--recordings-dir', recordingsDir]);
   base = server.url;
   browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });
 });
@@ -508,7 +407,7 @@ step('the recorded file decodes; the pinned participant is the main tile at the 
 // takes its place, so starting a recording fails.
 step('with --api-token and an unusable folder: a quiet note and an error toast', async () => {
   const lost = fs.mkdtempSync(path.join(os.tmpdir(), 'kaigi-e2e-lost-'));
-  const other = await startServer(lost, ['--api-token', 's3cret']);
+  const other = await startServer(['--recordings-dir', lost, '--api-token', 's3cret']);
   fs.rmSync(lost, { recursive: true, force: true });
   fs.writeFileSync(lost, '');
   try {

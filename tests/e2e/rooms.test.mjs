@@ -6,46 +6,11 @@
 
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, FAKE_MEDIA_SRC, UI_TIMEOUT, chromium, colourName, sleep, startServer, waitFor } from './harness.mjs';
 
-const HERE = path.dirname(fileURLToPath(import.meta.url));
-const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
-const BINARY = path.resolve(HERE, process.env.KAIGI_BINARY || '../../build/src/kaigi');
-const ARTIFACTS = path.join(HERE, 'artifacts');
-const SKIP = 77;
-
-// ---------------------------------------------------------------------------
-// Prerequisites: skip (77) only for a missing browser or missing node_modules.
-// ---------------------------------------------------------------------------
-if (!fs.existsSync(CHROMIUM)) {
-  console.log(`# SKIP: ${CHROMIUM} not found (apt-get install chromium)`);
-  process.exit(SKIP);
-}
-let chromium;
-try {
-  ({ chromium } = await import('playwright-core'));
-} catch (e) {
-  console.log(`# SKIP: playwright-core not installed (run npm install in ${HERE}): ${e.message}`);
-  process.exit(SKIP);
-}
-
-const CHROMIUM_ARGS = [
-  '--no-sandbox',
-  '--use-fake-ui-for-media-stream',
-  '--use-fake-device-for-media-stream',
-  '--disable-gpu',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--no-first-run',
-  '--disable-quic',
-  '--allow-loopback-in-peer-connection',
-];
-
-const FAKE_MEDIA_SRC = fs.readFileSync(path.join(HERE, 'fake-media.js'), 'utf8').trim().replace(/;\s*$/, '');
+// Importing the harness skips (77) without Chromium or playwright-core.
 
 const ROOM = '会議室-テスト';
 const OTHER_ROOM = 'another room';
@@ -56,33 +21,12 @@ const PEOPLE = [
 ];
 
 const MEDIA_TIMEOUT = 30_000;
-const UI_TIMEOUT = 10_000;
 
 // ---------------------------------------------------------------------------
 // Helpers
 // ---------------------------------------------------------------------------
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 /** Poll `fn` until it returns a truthy value; throw with `what` (and the last value/error) on timeout. */
-async function waitFor(what, fn, { timeout = UI_TIMEOUT, interval = 250 } = {}) {
-  const deadline = Date.now() + timeout;
-  let last;
-  let lastErr;
-  for (;;) {
-    try {
-      last = await fn();
-      lastErr = undefined;
-      if (last) return last;
-    } catch (e) {
-      lastErr = e;
-    }
-    if (Date.now() > deadline) {
-      const detail = lastErr ? `last error: ${lastErr.message}` : `last value: ${JSON.stringify(last)}`;
-      throw new Error(`timed out after ${timeout} ms waiting for ${what} (${detail})`);
-    }
-    await sleep(interval);
-  }
-}
 
 /** Assert that `fn` stays truthy for `duration` ms. */
 async function staysTrue(what, fn, { duration = 2000, interval = 250 } = {}) {
@@ -94,56 +38,7 @@ async function staysTrue(what, fn, { duration = 2000, interval = 250 } = {}) {
   }
 }
 
-function colourName([r, g, b]) {
-  const max = Math.max(r, g, b);
-  if (max < 80) return 'black';
-  if (r > 120 && g < 90 && b < 90) return 'red';
-  if (g > 100 && r < 90 && b < 90) return 'green';
-  if (b > 120 && r < 90 && g < 90) return 'blue';
-  if (r > 120 && g > 120 && b < 90) return 'yellow';
-  return `rgb(${r},${g},${b})`;
-}
 
-async function startServer() {
-  if (!fs.existsSync(BINARY)) throw new Error(`server binary ${BINARY} not found (set KAIGI_BINARY or build with ninja -C build)`);
-  const child = spawn(BINARY, ['--address', '127.0.0.1', '--port', '0'], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env },
-  });
-  const log = [];
-  const keep = (prefix) => (chunk) => {
-    for (const line of chunk.toString().split('\n')) if (line) log.push(`${prefix}${line}`);
-    if (log.length > 4000) log.splice(0, log.length - 4000);
-  };
-  child.stderr.on('data', keep('[server:err] '));
-  const url = await new Promise((resolve, reject) => {
-    let buf = '';
-    const timer = setTimeout(() => reject(new Error(`server did not print "Kaigi listening on" within 20 s\n${log.join('\n')}`)), 20_000);
-    child.stdout.on('data', (chunk) => {
-      keep('[server:out] ')(chunk);
-      buf += chunk.toString();
-      const m = buf.match(/Kaigi listening on (http:\/\/[^\s]+?)\/?\s/);
-      if (m) { clearTimeout(timer); resolve(m[1]); }
-    });
-    child.on('exit', (code, sig) => { clearTimeout(timer); reject(new Error(`server exited early (code ${code}, signal ${sig})\n${log.join('\n')}`)); });
-    child.on('error', (e) => { clearTimeout(timer); reject(e); });
-  });
-  child.removeAllListeners('exit');
-  const exited = new Promise((r) => child.once('exit', (code, sig) => r({ code, sig })));
-  process.on('exit', () => { try { child.kill('SIGKILL'); } catch { /* gone */ } });
-  return {
-    url,
-    log,
-    async stop() {
-      if (child.exitCode !== null || child.signalCode !== null) return exited;
-      child.kill('SIGTERM');
-      const t = setTimeout(() => child.kill('SIGKILL'), 5000);
-      const r = await exited;
-      clearTimeout(t);
-      return r;
-    },
-  };
-}
 
 // --- In-page probes (run inside the browser) -------------------------------
 
