@@ -136,11 +136,11 @@ enum
 
 static guint signals[N_SIGNALS];
 
-static void apply_layout (KaigiRecorder *self);
 /* How long the audio waits for the composite's first frame to learn
  * where the file starts: it comes within the mixers' latency */
 #define ORIGIN_WAIT (1 * GST_SECOND)
 
+static void apply_layout (KaigiRecorder *self);
 static void finish (KaigiRecorder *self);
 static void feed_audio_early (KaigiRecorder *self);
 static GstPadProbeReturn keep_start_to_stop (GstPad          *pad,
@@ -1472,8 +1472,8 @@ finish_timeout_cb (gpointer user_data)
   return G_SOURCE_REMOVE;
 }
 
-/* Streaming thread of the audiomixer: @buffer without its samples before
- * @start (running time), or NULL if it has none after */
+/* Streaming thread of the audiomixer: a new buffer with the samples of
+ * @buffer from @start (running time) on, or NULL if it has none there */
 static GstBuffer *
 clip_audio_front (GstPad       *pad,
                   GstBuffer    *buffer,
@@ -1490,7 +1490,7 @@ clip_audio_front (GstPad       *pad,
   samples = gst_buffer_get_size (buffer) / GST_AUDIO_INFO_BPF (&info);
   if (trim >= samples)
     return NULL;
-  buffer = gst_audio_buffer_truncate (buffer, GST_AUDIO_INFO_BPF (&info), trim, -1);
+  buffer = gst_audio_buffer_truncate (gst_buffer_ref (buffer), GST_AUDIO_INFO_BPF (&info), trim, -1);
   /* segment time and running time advance alike (rate 1) */
   GST_BUFFER_PTS (buffer) += gst_util_uint64_scale_int (trim, GST_SECOND, GST_AUDIO_INFO_RATE (&info));
   GST_BUFFER_DURATION (buffer) = gst_util_uint64_scale_int (samples - trim, GST_SECOND,
@@ -1558,7 +1558,7 @@ keep_start_to_stop (GstPad          *pad,
     {
       if (running + duration <= origin)
         return GST_PAD_PROBE_DROP;
-      buffer = clip_audio_front (pad, gst_buffer_ref (buffer), running, origin);
+      buffer = clip_audio_front (pad, buffer, running, origin);
       if (buffer == NULL)
         return GST_PAD_PROBE_DROP;
       gst_buffer_unref (GST_PAD_PROBE_INFO_BUFFER (info));
