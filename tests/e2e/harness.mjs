@@ -4,6 +4,7 @@
 //
 // Importing it exits 77 (skip) when Chromium or playwright-core is missing.
 
+import { test } from 'node:test';
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -115,4 +116,29 @@ export async function startServer(extraArgs = []) {
       return r;
     },
   };
+}
+
+/**
+ * A scenario of steps that build on each other: after a failed step the
+ * rest are skipped, and @onFailure(reason) collects diagnostics once.
+ * Returns { step(name, fn), hasFailed() }.
+ */
+export function scenario(onFailure) {
+  let failed = false;
+  const step = (name, fn) => {
+    test(name, { timeout: 180_000 }, async (t) => {
+      if (failed) {
+        t.skip('an earlier step failed');
+        return;
+      }
+      try {
+        await fn(t);
+      } catch (e) {
+        failed = true;
+        await onFailure(`${name}: ${e.message}`);
+        throw e;
+      }
+    });
+  };
+  return { step, hasFailed: () => failed };
 }

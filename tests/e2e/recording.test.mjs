@@ -11,13 +11,13 @@
 // pinned; -last: the last), recordings-private.png (a server with
 // --api-token) and, on failure, recording-diagnostics.txt.
 
-import { after, before, test } from 'node:test';
+import { after, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, FAKE_MEDIA_SRC, chromium, colourName, sleep, startServer, waitFor } from './harness.mjs';
+import { ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, FAKE_MEDIA_SRC, chromium, colourName, sleep, scenario, startServer, waitFor } from './harness.mjs';
 
 const GST_LAUNCH = process.env.GST_LAUNCH || 'gst-launch-1.0';
 
@@ -102,7 +102,6 @@ let browser;
 let recordingsDir;
 const pages = [];
 const consoleLogs = new Map();
-let failed = false;
 let jaCatalogue;
 
 before(async () => {
@@ -119,7 +118,7 @@ after(async () => {
     const r = await server.stop();
     console.log(`server stopped: ${JSON.stringify(r)}`);
   }
-  if (recordingsDir && !failed) fs.rmSync(recordingsDir, { recursive: true, force: true });
+  if (recordingsDir && !hasFailed()) fs.rmSync(recordingsDir, { recursive: true, force: true });
   else if (recordingsDir) console.log(`recordings kept in ${recordingsDir}`);
 });
 
@@ -169,21 +168,7 @@ async function diagnostics(reason) {
   console.error(text);
 }
 
-function step(name, fn) {
-  test(name, { timeout: 180_000 }, async (t) => {
-    if (failed) {
-      t.skip('an earlier step failed');
-      return;
-    }
-    try {
-      await fn(t);
-    } catch (e) {
-      failed = true;
-      await diagnostics(`${name}: ${e.message}`);
-      throw e;
-    }
-  });
-}
+const { step, hasFailed } = scenario(diagnostics);
 
 let A;
 let H;

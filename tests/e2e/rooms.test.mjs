@@ -4,11 +4,11 @@
 // Run: cd tests/e2e && npm install && KAIGI_BINARY=../../build/src/kaigi node --test rooms.test.mjs
 // Exits 77 (skip) only when chromium or node_modules are missing.
 
-import { after, before, test } from 'node:test';
+import { after, before } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, FAKE_MEDIA_SRC, UI_TIMEOUT, chromium, colourName, sleep, startServer, waitFor } from './harness.mjs';
+import { ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, FAKE_MEDIA_SRC, UI_TIMEOUT, chromium, colourName, sleep, scenario, startServer, waitFor } from './harness.mjs';
 
 // Importing the harness skips (77) without Chromium or playwright-core.
 
@@ -134,7 +134,6 @@ let base;
 let browser;
 const pages = [];
 const consoleLogs = new Map();
-let failed = false;
 
 before(async () => {
   fs.mkdirSync(ARTIFACTS, { recursive: true });
@@ -184,21 +183,7 @@ async function diagnostics(reason) {
   console.error(text);
 }
 
-function step(name, fn) {
-  test(name, { timeout: 180_000 }, async (t) => {
-    if (failed) {
-      t.skip('an earlier step failed');
-      return;
-    }
-    try {
-      await fn(t);
-    } catch (e) {
-      failed = true;
-      await diagnostics(`${name}: ${e.message}`);
-      throw e;
-    }
-  });
-}
+const { step } = scenario(diagnostics);
 
 const people = [];
 let A;
