@@ -53,8 +53,9 @@ typedef enum
  * @api_token: (nullable): bearer token required by the REST API, WHIP and WHEP
  * @idle_timeout_s: seconds without any signaling message before a
  *   participant is dropped as vanished
- * @jitterbuffer_latency_ms: webrtcbin `latency` (ms): the longest a packet
- *   waits behind a gap for a retransmission before it is forwarded
+ * @jitterbuffer_latency_ms: webrtcbin `latency` (ms): how long a recording's
+ *   jitterbuffer waits for a missing packet; forwarded packets never wait,
+ *   and a missing one is asked for (NACK) for this long, at least 200 ms
  * @ice_min_port: lowest UDP port for ICE candidates; 0 for any
  * @ice_max_port: highest UDP port for ICE candidates; 0 for any
  * @max_participants: participants per room

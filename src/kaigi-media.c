@@ -11,6 +11,7 @@
 
 #include "kaigi-media.h"
 #include "kaigi-config.h"
+#include "kaigi-nack-requester.h"
 
 GST_DEBUG_CATEGORY_STATIC (kaigi_media_debug);
 #define GST_CAT_DEFAULT kaigi_media_debug
@@ -262,12 +263,7 @@ drop_repeated_sticky_events (GstPad          *pad,
  *   _connect_input_stream): our input is already live RTP from another
  *   webrtcbin; syncing it again would hold every forwarded packet for the
  *   pipeline latency;
- * - `rtx-next-seqnum` on the jitterbuffers: they predict when the next
- *   packet is due from the packet spacing and, when a video frame comes
- *   later than predicted (encoders and pacers are bursty), declare it lost
- *   after `latency` and drop it on arrival. Measured with Chromium at
- *   15 fps and 40 ms latency: about one forwarded packet in a hundred lost.
- *   Without it only real sequence gaps wait for a retransmission. */
+ * - rtpjitterbuffers on incoming streams: see on_request_jitterbuffer(). */
 static void
 on_webrtcbin_deep_element_added (GstBin     *bin,
                                  GstBin     *sub_bin,
@@ -282,11 +278,6 @@ on_webrtcbin_deep_element_added (GstBin     *bin,
       GST_DEBUG_OBJECT (bin, "disabling clock sync on %s", GST_OBJECT_NAME (element));
       g_object_set (element, "sync", FALSE, NULL);
     }
-  else if (g_strcmp0 (name, "rtpjitterbuffer") == 0)
-    {
-      GST_DEBUG_OBJECT (bin, "no next-packet prediction on %s", GST_OBJECT_NAME (element));
-      g_object_set (element, "rtx-next-seqnum", FALSE, NULL);
-    }
   else if (g_strcmp0 (name, "rtpfunnel") == 0)
     {
       g_autoptr(GstPad) src = gst_element_get_static_pad (element, "src");
@@ -295,6 +286,19 @@ on_webrtcbin_deep_element_added (GstBin     *bin,
         gst_pad_add_probe (src, GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM,
                            drop_repeated_sticky_events, NULL, NULL);
     }
+}
+
+/* Every incoming SSRC gets a KaigiNackRequester instead of an
+ * rtpjitterbuffer: a forwarding server passes packets on as they come and
+ * leaves reordering and waiting to each subscriber's jitterbuffer (see
+ * kaigi-nack-requester.c). rtpbin takes the first element a handler
+ * returns (_gst_element_accumulator) and only then makes its own. */
+static GstElement *
+on_request_jitterbuffer (GstElement *rtpbin,
+                         guint       session_id,
+                         gpointer    user_data)
+{
+  return kaigi_nack_requester_new ();
 }
 
 /**
@@ -316,7 +320,7 @@ kaigi_media_make_webrtcbin (const char         *name,
                             const KaigiConfig  *config,
                             GError            **error)
 {
-  GstElement *webrtc;
+  GstElement *webrtc, *rtpbin;
   GstWebRTCICE *ice = NULL;
 
   ensure_debug_category ();
@@ -358,6 +362,17 @@ kaigi_media_make_webrtcbin (const char         *name,
     }
 
   g_signal_connect (webrtc, "deep-element-added", G_CALLBACK (on_webrtcbin_deep_element_added), NULL);
+
+  rtpbin = gst_bin_get_by_name (GST_BIN (webrtc), "rtpbin");
+  if (rtpbin == NULL)
+    {
+      g_set_error (error, KAIGI_MEDIA_ERROR, KAIGI_MEDIA_ERROR_MISSING_ELEMENT,
+                   "webrtcbin has no rtpbin");
+      gst_object_unref (gst_object_ref_sink (webrtc));
+      return NULL;
+    }
+  g_signal_connect (rtpbin, "request-jitterbuffer", G_CALLBACK (on_request_jitterbuffer), NULL);
+  gst_object_unref (rtpbin);
   return webrtc;
 }
 
@@ -712,10 +727,14 @@ shield_level (GstPad          *pad,
  * kaigi_media_make_decode_bin:
  * @kind: the track's kind
  * @rtp_caps: the track's RTP caps (from its tee)
+ * @latency_ms: how long (ms) the branch waits for a missing packet
  * @error: return location for a #KAIGI_MEDIA_ERROR
  *
- * A decoding branch for the mix, fed from a track tee: a leaky queue (a
- * slow decoder never holds up forwarding), the depayloader and decoder
+ * A decoding branch for the mix, fed from a track tee: an rtpjitterbuffer
+ * (the tee passes packets on in the order they arrived, retransmissions
+ * late; see kaigi-nack-requester.c; `do-lost` so that Opus conceals
+ * losses), a leaky queue (a slow decoder never holds up forwarding), the
+ * depayloader and decoder
  * (told to skip undecodable frames rather than fail, `max-errors=-1`)
  * for the track's codec (VP8, H.264 or Opus), then for video
  * videoconvert and a textoverlay "label" for the participant's name, for
@@ -728,6 +747,7 @@ shield_level (GstPad          *pad,
 GstElement *
 kaigi_media_make_decode_bin (KaigiTrackKind   kind,
                              const GstCaps   *rtp_caps,
+                             guint            latency_ms,
                              GError         **error)
 {
   g_autofree char *description = NULL;
@@ -756,8 +776,9 @@ kaigi_media_make_decode_bin (KaigiTrackKind   kind,
     }
 
   description = g_strdup_printf (
-    "queue leaky=downstream max-size-buffers=300 max-size-bytes=0 max-size-time=0 ! %s ! %s",
-    decode,
+    "rtpjitterbuffer latency=%u do-lost=true "
+    "! queue leaky=downstream max-size-buffers=300 max-size-bytes=0 max-size-time=0 ! %s ! %s",
+    latency_ms, decode,
     kind == KAIGI_TRACK_VIDEO
       ? "videoconvert"
       : "audioconvert ! audioresample "

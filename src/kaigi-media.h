@@ -90,6 +90,7 @@ GstElement   *kaigi_media_make_recorder_bin      (const KaigiConfig  *config,
                                                   GError            **error);
 GstElement   *kaigi_media_make_decode_bin        (KaigiTrackKind      kind,
                                                   const GstCaps      *rtp_caps,
+                                                  guint               latency_ms,
                                                   GError            **error);
 GstElement   *kaigi_media_make_label_bin         (const char         *text,
                                                   GstClockTime        start,

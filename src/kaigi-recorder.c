@@ -1037,7 +1037,7 @@ kaigi_recorder_attach_track (KaigiRecorder  *self,
       return;
     }
 
-  bin = kaigi_media_make_decode_bin (kind, caps, &error);
+  bin = kaigi_media_make_decode_bin (kind, caps, self->config->jitterbuffer_latency_ms, &error);
   if (bin == NULL)
     {
       GST_WARNING_OBJECT (self->bin, "%s", error->message);
