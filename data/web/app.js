@@ -922,13 +922,13 @@ function onRecording(msg) {
     if (before.file) {
       const file = before.file;
       state.finishingFiles.add(file);
-      setTimeout(() => state.finishingFiles.delete(file), 20000);
+      setTimeout(() => state.finishingFiles.delete(file), 60000);
     }
     if (msg.error) toast(format(_('The recording stopped: {error}'), { error: msg.error }), 'error', 12000);
     else toast(_('Recording stopped'), 'info', 3000);
-    // The server finalizes the file (EOS, rename) about a second after this
-    // message: list it then, and again a little later.
-    refreshRecordingsSoon([1200, 4000]);
+    // The server finalizes the file (EOS, rename) a second or a few after
+    // this message; the list looks again until it is final (see below).
+    refreshRecordingsSoon([1200]);
   } else if (msg.error) {
     toast(format(_('The recording stopped: {error}'), { error: msg.error }), 'error', 12000);
   }
@@ -1173,8 +1173,10 @@ function renderRecordings() {
     li.textContent = _('No recordings yet.');
     list.append(li);
   }
-  // Still finalizing: look again shortly.
-  if (files.some((f) => f.recovered && state.finishingFiles.has(f.file.replace(/\.part$/, '')))) refreshRecordingsSoon([1500]);
+  // A stopped recording not listed as final yet (its `.part` is listed only
+  // once the server has let go of it): look again shortly.
+  const final = new Set(files.filter((f) => f && !f.recovered).map((f) => f.file));
+  if (st === 'ok' && [...state.finishingFiles].some((file) => !final.has(file))) refreshRecordingsSoon([1500]);
 }
 
 // ---------------------------------------------------------------------------
