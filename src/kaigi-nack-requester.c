@@ -24,10 +24,17 @@
  *   NACKs, rtprtxreceive recognises the RTX answers, RFC 4588), repeated
  *   every %RETRY_INTERVAL while packets keep arriving, for up to the larger
  *   of `latency` and %MIN_RETRY_PERIOD;
- * - timestamps as a slave-mode jitterbuffer gives them: the RTP timestamp
- *   mapped onto the arrival times, following the least-delayed packets (so
+ * - PTS as a slave-mode jitterbuffer gives them: the RTP timestamp mapped
+ *   onto the arrival times, following the least-delayed packets (so
  *   network jitter is not passed on and the sender's clock drift is), plus
- *   `ts-offset`. All packets of a video frame get the same time;
+ *   `ts-offset`. All packets of a video frame get the same time. The
+ *   server's sender reports to subscribers are made from these;
+ * - DTS: the arrival time plus `ts-offset`, for a jitterbuffer downstream
+ *   (the recording's) to do its own skew estimation on, as rtpbin's would
+ *   have, with the lip-sync offset in. (Fed the mapped times instead, the
+ *   recording's jitterbuffer took the mapping's early edge for granted: on
+ *   a slow machine a participant's frames then came later than their
+ *   times by more than the mixer waits, and their tile went blank.);
  * - lip sync: a sender report on the `sink_rtcp` pad is handed to rtpbin
  *   with the `handle-sync` signal and the same mapping, and rtpbin answers
  *   with `ts-offset`, as it does for a jitterbuffer;
@@ -502,7 +509,7 @@ kaigi_nack_requester_chain (GstPad    *pad,
   KaigiNackRequester *self = KAIGI_NACK_REQUESTER (parent);
   GstRTPBuffer rtp = GST_RTP_BUFFER_INIT;
   g_autoptr(GPtrArray) requests = g_ptr_array_new ();
-  GstClockTime arrival, time = GST_CLOCK_TIME_NONE;
+  GstClockTime arrival, time = GST_CLOCK_TIME_NONE, arrived = GST_CLOCK_TIME_NONE;
   guint16 seqnum;
   guint32 rtptime;
   guint8 pt;
@@ -536,6 +543,7 @@ kaigi_nack_requester_chain (GstPad    *pad,
         reset_timing (self);
       self->clock_rate = rate;
       time = packet_time (self, rtptime, rate, arrival, in_order && !is_rtx);
+      arrived = (GstClockTimeDiff) arrival + self->ts_offset > 0 ? arrival + self->ts_offset : 0;
     }
   if (pass)
     self->num_pushed++;
@@ -558,7 +566,7 @@ kaigi_nack_requester_chain (GstPad    *pad,
     {
       buffer = gst_buffer_make_writable (buffer);
       GST_BUFFER_PTS (buffer) = time;
-      GST_BUFFER_DTS (buffer) = time;
+      GST_BUFFER_DTS (buffer) = arrived;
     }
   return gst_pad_push (self->srcpad, buffer);
 }

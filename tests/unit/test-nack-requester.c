@@ -57,10 +57,13 @@ push_rtp (GstHarness   *h,
   g_assert_cmpint (gst_harness_push (h, buffer), ==, GST_FLOW_OK);
 }
 
-/* The packet that came out, which must be @seq; returns its PTS */
+/* The packet that came out, which must be @seq, with the arrival time
+ * plus ts-offset as DTS; returns its PTS */
 static GstClockTime
-pull_seq (GstHarness *h,
-          guint16     seq)
+pull_seq_full (GstHarness   *h,
+               guint16       seq,
+               GstClockTime  arrival,
+               gint64        ts_offset)
 {
   GstRTPBuffer rtp = GST_RTP_BUFFER_INIT;
   g_autoptr(GstBuffer) buffer = gst_harness_try_pull (h);
@@ -71,8 +74,16 @@ pull_seq (GstHarness *h,
   g_assert_cmpuint (gst_rtp_buffer_get_seq (&rtp), ==, seq);
   gst_rtp_buffer_unmap (&rtp);
   pts = GST_BUFFER_PTS (buffer);
-  g_assert_cmpuint (GST_BUFFER_DTS (buffer), ==, pts);
+  if (GST_CLOCK_TIME_IS_VALID (arrival))
+    g_assert_cmpuint (GST_BUFFER_DTS (buffer), ==, arrival + ts_offset);
   return pts;
+}
+
+static GstClockTime
+pull_seq (GstHarness *h,
+          guint16     seq)
+{
+  return pull_seq_full (h, seq, GST_CLOCK_TIME_NONE, 0);
 }
 
 /* The sequence numbers of the retransmission requests sent upstream since
@@ -112,8 +123,9 @@ stat (GstHarness *h,
   return value;
 }
 
-/* Every packet comes out before push returns, in arrival order; times
- * follow the RTP clock from the first arrival, whatever the jitter */
+/* Every packet comes out before push returns, in arrival order; PTS
+ * follow the RTP clock from the first arrival, whatever the jitter, and
+ * DTS are the arrival times (both with ts-offset) */
 static void
 test_passes_at_once_on_the_rtp_clock (void)
 {
@@ -124,9 +136,10 @@ test_passes_at_once_on_the_rtp_clock (void)
 
   for (guint i = 0; i < G_N_ELEMENTS (frame); i++)
     {
-      push_rtp (h, 500 + i, BASE_RTP + frame[i] * FRAME_RTP,
-                BASE_TIME + FRAME_NS (frame[i]) + jitter_ms[i] * GST_MSECOND, FALSE);
-      g_assert_cmpuint (pull_seq (h, 500 + i), ==, BASE_TIME + FRAME_NS (frame[i]));
+      GstClockTime arrival = BASE_TIME + FRAME_NS (frame[i]) + jitter_ms[i] * GST_MSECOND;
+
+      push_rtp (h, 500 + i, BASE_RTP + frame[i] * FRAME_RTP, arrival, FALSE);
+      g_assert_cmpuint (pull_seq_full (h, 500 + i, arrival, 0), ==, BASE_TIME + FRAME_NS (frame[i]));
     }
   g_assert_cmpuint (gst_harness_buffers_in_queue (h), ==, 0);
   g_assert_cmpuint (stat (h, "num-pushed"), ==, G_N_ELEMENTS (frame));
@@ -134,7 +147,7 @@ test_passes_at_once_on_the_rtp_clock (void)
   /* ts-offset (rtpbin's lip sync) moves every later time */
   g_object_set (h->element, "ts-offset", (gint64) (-20 * GST_MSECOND), NULL);
   push_rtp (h, 506, BASE_RTP + 5 * FRAME_RTP, BASE_TIME + FRAME_NS (5), FALSE);
-  g_assert_cmpuint (pull_seq (h, 506), ==,
+  g_assert_cmpuint (pull_seq_full (h, 506, BASE_TIME + FRAME_NS (5), -20 * GST_MSECOND), ==,
                     BASE_TIME + FRAME_NS (5) - 20 * GST_MSECOND);
   gst_harness_teardown (h);
 }
