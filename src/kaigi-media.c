@@ -753,10 +753,17 @@ shield_level (GstPad          *pad,
  * depayloader and decoder
  * (told to skip undecodable frames rather than fail, `max-errors=-1`)
  * for the track's codec (VP8, H.264 or Opus), then for video
- * videoconvert and a textoverlay "label" for the participant's name, for
+ * videoconvert, for
  * audio audioconvert, audioresample and a `level` meter "level" posting
  * the RMS every 100 ms (the speaker detection of clients that send no
  * RFC 6464 levels). Ghost pads "sink" and "src".
+ *
+ * A video depayloader that sees packets missing (lost on the network and
+ * not retransmitted in time, or dropped by the leaky queue) passes nothing
+ * on until the next keyframe, which it asks for upstream at once
+ * (`wait-for-keyframe`, `request-keyframe`; the force-key-unit event
+ * reaches the publisher as an RTCP PLI, RFC 4585 §6.3.1): the tile holds
+ * its last good picture instead of showing a corrupt one.
  *
  * Returns: (transfer floating) (nullable): the bin, or %NULL
  */
@@ -776,10 +783,11 @@ kaigi_media_make_decode_bin (KaigiTrackKind   kind,
   if (encoding == NULL)
     encoding = "";
   if (kind == KAIGI_TRACK_VIDEO && g_ascii_strcasecmp (encoding, "VP8") == 0)
-    decode = "rtpvp8depay ! vp8dec max-errors=-1";
+    decode = "rtpvp8depay wait-for-keyframe=true request-keyframe=true ! vp8dec max-errors=-1";
   else if (kind == KAIGI_TRACK_VIDEO && g_ascii_strcasecmp (encoding, "H264") == 0)
-    decode = have_element ("avdec_h264") ? "rtph264depay ! h264parse ! avdec_h264 max-errors=-1"
-                                         : "rtph264depay ! h264parse ! openh264dec max-errors=-1";
+    decode = have_element ("avdec_h264")
+               ? "rtph264depay wait-for-keyframe=true request-keyframe=true ! h264parse ! avdec_h264 max-errors=-1"
+               : "rtph264depay wait-for-keyframe=true request-keyframe=true ! h264parse ! openh264dec max-errors=-1";
   else if (kind == KAIGI_TRACK_AUDIO && g_ascii_strcasecmp (encoding, "OPUS") == 0)
     decode = "rtpopusdepay ! opusdec plc=true";
 
