@@ -20,6 +20,8 @@
 #include <glib/gstdio.h>
 #include <gio/gio.h>
 #include <gst/audio/audio.h>
+#include <gst/base/gstaggregator.h>
+#include <gst/controller/controller.h>
 #include <gst/video/video.h>
 
 #include "kaigi-recorder.h"
@@ -104,6 +106,7 @@ struct _KaigiRecorder
                                * start_time on; NONE (nothing passes) until
                                * both are known */
   GstClockTime stop_time;     /* NONE while running */
+  GstClockTime composite_position; /* the composite's last frame */
   gboolean stopping;          /* no more waiting for the origin */
   GCond origin_cond;
   GstClockTime audio_delay;   /* the AAC encoder's delay (ns): audio is fed
@@ -112,6 +115,11 @@ struct _KaigiRecorder
   /* Written on streaming threads under the object lock */
   GstClockTime first_time;
   GstClockTime last_time;
+
+  /* The video encoder's input thread only (report_lateness()) */
+  GstClockTime qos_last_running;
+  GstClockTime qos_last_now;
+  gdouble qos_proportion;     /* wall time per media time, averaged */
 
   GPtrArray *tiles;
   GPtrArray *retired;         /* Branch of participants who left */
@@ -139,6 +147,12 @@ static guint signals[N_SIGNALS];
 /* How long the audio waits for the composite's first frame to learn
  * where the file starts: it comes within the mixers' latency */
 #define ORIGIN_WAIT (1 * GST_SECOND)
+
+/* How late (ns) a composite frame may reach the H.264 encoder, beyond the
+ * compositor's latency, before the compositor is told to skip frames: a
+ * short burst (a keyframe, a participant joining) is absorbed by the
+ * encoder's queue */
+#define QOS_SLACK (500 * GST_MSECOND)
 
 static void apply_layout (KaigiRecorder *self);
 static void finish (KaigiRecorder *self);
@@ -292,6 +306,10 @@ kaigi_recorder_init (KaigiRecorder *self)
   self->frame_zero = GST_CLOCK_TIME_NONE;
   self->origin = GST_CLOCK_TIME_NONE;
   self->stop_time = GST_CLOCK_TIME_NONE;
+  self->composite_position = GST_CLOCK_TIME_NONE;
+  self->qos_last_running = GST_CLOCK_TIME_NONE;
+  self->qos_last_now = GST_CLOCK_TIME_NONE;
+  self->qos_proportion = 1.0;
   g_cond_init (&self->origin_cond);
   self->last_time = GST_CLOCK_TIME_NONE;
   self->duration_ms = -1;
@@ -344,6 +362,97 @@ buffer_running_time (GstPad    *pad,
     return GST_CLOCK_TIME_NONE;
   gst_event_parse_segment (event, &segment);
   return gst_segment_to_running_time (segment, GST_FORMAT_TIME, GST_BUFFER_PTS (buffer));
+}
+
+/* The video encoder's input thread: keeps the recording in real time on
+ * a machine too busy to compose and encode every frame. A frame reaching
+ * the encoder later than when the compositor should have made it (its
+ * running time plus the compositor's latency) by more than %QOS_SLACK
+ * means that composing and encoding fall behind the wall clock. A QoS
+ * event, as a synchronising sink sends (GstQOS in the GStreamer design
+ * docs), then tells the compositor to skip its next frame, or its next
+ * two beyond twice %QOS_SLACK: the picture never stops for more than
+ * 100 ms at 30 fps, and composing and encoding get up to three times the
+ * time per frame. The file keeps the wall clock's time with fewer frames,
+ * instead of falling further behind until the stop cuts it short. */
+static GstPadProbeReturn
+report_lateness (GstPad          *pad,
+                 GstPadProbeInfo *info,
+                 gpointer         user_data)
+{
+  KaigiRecorder *self = user_data;
+  GstBuffer *buffer = GST_PAD_PROBE_INFO_BUFFER (info);
+  GstClockTime running = buffer_running_time (pad, buffer);
+  GstClockTime now = running_time_now (self);
+  GstClockTime latency = gst_aggregator_get_latency (GST_AGGREGATOR (self->vmix));
+  GstClockTime frame = GST_SECOND / self->config->recording_framerate;
+  GstClockTime position;
+  GstClockTimeDiff late;
+  g_autoptr(GstPad) compositor_src = NULL;
+  guint64 skip;
+
+  if (!GST_CLOCK_TIME_IS_VALID (running) || !GST_CLOCK_TIME_IS_VALID (latency))
+    return GST_PAD_PROBE_OK;
+
+  if (GST_CLOCK_TIME_IS_VALID (self->qos_last_running) && running > self->qos_last_running)
+    {
+      gdouble rate = (gdouble) (now - self->qos_last_now) / (gdouble) (running - self->qos_last_running);
+
+      self->qos_proportion = (self->qos_proportion * 7.0 + rate) / 8.0;
+    }
+  self->qos_last_running = running;
+  self->qos_last_now = now;
+
+  late = GST_CLOCK_DIFF (running + latency, now);
+  if (late <= (GstClockTimeDiff) QOS_SLACK)
+    return GST_PAD_PROBE_OK;
+
+  GST_OBJECT_LOCK (self->bin);
+  position = self->composite_position;
+  GST_OBJECT_UNLOCK (self->bin);
+  if (!GST_CLOCK_TIME_IS_VALID (position))
+    return GST_PAD_PROBE_OK;
+
+  /* Frames after @position up to and including position + skip frames
+   * are dropped (videoaggregator drops a frame whose start is before
+   * timestamp + diff) */
+  skip = late > 2 * (GstClockTimeDiff) QOS_SLACK ? 2 : 1;
+  GST_DEBUG_OBJECT (pad, "frame at %" GST_TIME_FORMAT " is %" G_GINT64_FORMAT
+                    " ms late: the compositor skips %" G_GUINT64_FORMAT " frames after %"
+                    GST_TIME_FORMAT, GST_TIME_ARGS (running), late / GST_MSECOND, skip,
+                    GST_TIME_ARGS (position));
+  compositor_src = gst_element_get_static_pad (self->vmix, "src");
+  gst_pad_send_event (compositor_src,
+                      gst_event_new_qos (GST_QOS_TYPE_UNDERFLOW, self->qos_proportion,
+                                         (GstClockTimeDiff) (skip * frame + frame / 2), position));
+  return GST_PAD_PROBE_OK;
+}
+
+/* The compositor passes a QoS event on to all its inputs, where decoders
+ * would drop more frames than the compositor skips (GstVideoDecoder
+ * counts a positive lateness twice, plus a frame): it ends there */
+static GstPadProbeReturn
+keep_qos_in_compositor (GstPad          *pad,
+                        GstPadProbeInfo *info,
+                        gpointer         user_data)
+{
+  return GST_EVENT_TYPE (GST_PAD_PROBE_INFO_EVENT (info)) == GST_EVENT_QOS ? GST_PAD_PROBE_DROP
+                                                                           : GST_PAD_PROBE_OK;
+}
+
+static void control_layout (GstPad *pad);
+
+/* As a pad is requested (main context) */
+static void
+compositor_pad_added (GstElement *compositor,
+                      GstPad     *pad,
+                      gpointer    user_data)
+{
+  if (GST_PAD_IS_SINK (pad))
+    {
+      gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_EVENT_UPSTREAM, keep_qos_in_compositor, NULL, NULL);
+      control_layout (pad);
+    }
 }
 
 /* Streaming threads: the span of media that reached the muxer */
@@ -525,6 +634,7 @@ kaigi_recorder_new (GstBin             *pipeline,
     }
   self->bin = gst_object_ref_sink (bin);
   self->vmix = gst_bin_get_by_name (GST_BIN (bin), "vmix");
+  g_signal_connect (self->vmix, "pad-added", G_CALLBACK (compositor_pad_added), NULL);
   self->amix = gst_bin_get_by_name (GST_BIN (bin), "amix");
   feed_audio_early (self);
   gst_object_set_name (GST_OBJECT (bin), "recorder");
@@ -542,6 +652,7 @@ kaigi_recorder_new (GstBin             *pipeline,
   watch_pad (self, "sink", "sink", GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM, watch_eos);
   watch_pad (self, "vmix", "src", GST_PAD_PROBE_TYPE_BUFFER, keep_start_to_stop);
   watch_pad (self, "amix", "src", GST_PAD_PROBE_TYPE_BUFFER, keep_start_to_stop);
+  watch_pad (self, "vqueue", "src", GST_PAD_PROBE_TYPE_BUFFER, report_lateness);
 
   gst_bin_add (pipeline, self->bin);
   if (!gst_element_sync_state_with_parent (self->bin))
@@ -783,11 +894,95 @@ picture_rect (Branch          *branch,
   return r;
 }
 
+/* The compositor pad properties a layout sets */
+static const char * const layout_properties[] = { "xpos", "ypos", "width", "height", "alpha" };
+
+/* Main context, as a compositor pad is added: its layout properties
+ * follow control sources, so that a change lands on the frames of the
+ * moment it was made (GstController; videoaggregator syncs its pads'
+ * values to each output frame's stream time). Set directly, a change
+ * would apply to the next frame composed, which is older on a busy
+ * machine: a camera turned off would show its placeholder in the file
+ * before the last frames of its picture. */
+static void
+control_layout (GstPad *pad)
+{
+  guint i;
+
+  for (i = 0; i < G_N_ELEMENTS (layout_properties); i++)
+    {
+      g_autoptr(GstControlSource) source = gst_interpolation_control_source_new ();
+
+      /* A step: each value holds until the next */
+      g_object_set (source, "mode", GST_INTERPOLATION_MODE_NONE, NULL);
+      gst_object_add_control_binding (GST_OBJECT (pad),
+                                      gst_direct_control_binding_new_absolute (GST_OBJECT (pad),
+                                                                               layout_properties[i],
+                                                                               source));
+    }
+}
+
+/* Main context: the compositor's stream time of the present, where a
+ * layout change made now belongs; 0 before its first frame */
+static GstClockTime
+layout_time (KaigiRecorder *self)
+{
+  g_autoptr(GstPad) src = gst_element_get_static_pad (self->vmix, "src");
+  g_autoptr(GstEvent) event = gst_pad_get_sticky_event (src, GST_EVENT_SEGMENT, 0);
+  const GstSegment *segment;
+  GstClockTime position;
+
+  if (event == NULL)
+    return 0;
+  gst_event_parse_segment (event, &segment);
+  position = gst_segment_position_from_running_time (segment, GST_FORMAT_TIME, running_time_now (self));
+  if (!GST_CLOCK_TIME_IS_VALID (position))
+    return 0;
+  return gst_segment_to_stream_time (segment, GST_FORMAT_TIME, position);
+}
+
+/* Main context: from stream time @at on, @pad shows at @rect (NULL: where
+ * it is) with @alpha */
+static void
+set_layout (GstPad         *pad,
+            GstClockTime    at,
+            const KaigiRect *rect,
+            gdouble         alpha)
+{
+  gdouble values[G_N_ELEMENTS (layout_properties)];
+  guint i;
+
+  if (rect)
+    {
+      values[0] = rect->x;
+      values[1] = rect->y;
+      values[2] = rect->width;
+      values[3] = rect->height;
+    }
+  values[4] = alpha;
+
+  for (i = rect ? 0 : 4; i < G_N_ELEMENTS (layout_properties); i++)
+    {
+      g_autoptr(GstControlBinding) binding = gst_object_get_control_binding (GST_OBJECT (pad),
+                                                                            layout_properties[i]);
+      g_autoptr(GstControlSource) source = NULL;
+
+      if (binding == NULL)
+        {
+          GST_WARNING_OBJECT (pad, "%s is not controlled", layout_properties[i]);
+          continue;
+        }
+      g_object_get (binding, "control-source", &source, NULL);
+      gst_timed_value_control_source_set (GST_TIMED_VALUE_CONTROL_SOURCE (source), at, values[i]);
+    }
+}
+
 static void
 apply_layout (KaigiRecorder *self)
 {
   g_autofree KaigiRect *rects = NULL;
   guint main_index = 0, i;
+  GstClockTime at;
 
   if (self->tiles->len == 0 || self->state == STATE_FINISHED)
     return;
@@ -798,6 +993,7 @@ apply_layout (KaigiRecorder *self)
   rects = g_new0 (KaigiRect, self->tiles->len);
   kaigi_layout_compute (self->config->recording_width, self->config->recording_height,
                         self->tiles->len, main_index, rects);
+  at = layout_time (self);
 
   for (i = 0; i < self->tiles->len; i++)
     {
@@ -809,21 +1005,21 @@ apply_layout (KaigiRecorder *self)
       int label_height = CLAMP (picture.height / 6, LABEL_MIN_HEIGHT, LABEL_MAX_HEIGHT) & ~1;
 
       if (tile->placeholder_pad)
-        g_object_set (tile->placeholder_pad,
-                      "xpos", r->x, "ypos", r->y, "width", r->width, "height", r->height,
-                      "alpha", show_video ? 0.0 : 1.0, NULL);
+        set_layout (tile->placeholder_pad, at, r, show_video ? 0.0 : 1.0);
       if (video && video->mix_pad)
-        {
-          g_object_set (video->mix_pad,
-                        "xpos", r->x, "ypos", r->y, "width", r->width, "height", r->height,
-                        "alpha", show_video ? 1.0 : 0.0, NULL);
-        }
+        set_layout (video->mix_pad, at, r, show_video ? 1.0 : 0.0);
       /* The placeholder shows the name already */
       if (tile->label_pad)
-        g_object_set (tile->label_pad,
-                      "xpos", picture.x, "ypos", picture.y + picture.height - label_height,
-                      "width", MIN (label_height * 200 / 32 & ~1, picture.width), "height", label_height,
-                      "alpha", show_video ? 1.0 : 0.0, NULL);
+        {
+          KaigiRect label = {
+            .x = picture.x,
+            .y = picture.y + picture.height - label_height,
+            .width = MIN (label_height * 200 / 32 & ~1, picture.width),
+            .height = label_height,
+          };
+
+          set_layout (tile->label_pad, at, &label, show_video ? 1.0 : 0.0);
+        }
     }
 }
 
@@ -1147,7 +1343,7 @@ branch_detached_main (gpointer user_data)
        * branch drains, ends its mixer pad with EOS, and goes down with
        * the bin */
       if (branch->kind == KAIGI_TRACK_VIDEO)
-        g_object_set (branch->mix_pad, "alpha", 0.0, NULL);
+        set_layout (branch->mix_pad, layout_time (self), NULL, 0.0);
       gst_pad_send_event (sink, gst_event_new_eos ());
       g_ptr_array_add (self->retired, branch);
     }
@@ -1203,7 +1399,7 @@ remove_source (KaigiRecorder  *self,
   if (*source == NULL)
     return;
 
-  g_object_set (*mix_pad, "alpha", 0.0, NULL);
+  set_layout (*mix_pad, layout_time (self), NULL, 0.0);
   gst_element_send_event (*source, gst_event_new_eos ());
   gst_clear_object (source);
   gst_clear_object (mix_pad);
@@ -1520,6 +1716,8 @@ keep_start_to_stop (GstPad          *pad,
   duration = GST_BUFFER_DURATION_IS_VALID (buffer) ? GST_BUFFER_DURATION (buffer) : 0;
 
   GST_OBJECT_LOCK (self->bin);
+  if (!audio)
+    self->composite_position = running;
   if (!audio && !GST_CLOCK_TIME_IS_VALID (self->frame_zero))
     {
       self->frame_zero = running;
