@@ -123,6 +123,7 @@ after(async () => {
 });
 
 async function openPage(person, room) {
+  const t0 = Date.now();
   const context = await browser.newContext({ viewport: person.viewport, permissions: ['camera', 'microphone'], locale: person.locale });
   const page = await context.newPage();
   const logs = [];
@@ -134,7 +135,12 @@ async function openPage(person, room) {
   await page.goto(`${base}/?room=${encodeURIComponent(room)}&name=${encodeURIComponent(person.name)}`);
   const entry = { ...person, room, page, context };
   pages.push(entry);
-  await waitFor(`${person.name} joined`, () => page.evaluate(() => !!(window.kaigi && window.kaigi.myId)));
+  /* Loading the page, fake media and the join took 1.6–7.7 s in a run here
+   * (the fourth page, with a recording running, the slowest); a CI run
+   * with four Chromium pages and a recording took 18 s once. How long
+   * others take to see a join is e2e-rooms' business. */
+  await waitFor(`${person.name} joined`, () => page.evaluate(() => !!(window.kaigi && window.kaigi.myId)), { timeout: MEDIA_TIMEOUT });
+  console.log(`# ${person.name} joined ${Date.now() - t0} ms after its page was opened`);
   return entry;
 }
 
