@@ -1361,6 +1361,31 @@ kaigi_participant_get_track_tee (KaigiParticipant *self,
 }
 
 /**
+ * kaigi_participant_get_track_caps:
+ * @self: a participant
+ * @kind: audio or video
+ *
+ * The published track's RTP caps as its webrtcbin pad announced them
+ * (encoding, payload type, clock rate, RTCP feedback, SSRC), without
+ * webrtcbin's per-session fields: what a subscriber's m-line offers and
+ * what chooses the recorder's decoder. Known from the moment the track is
+ * published (#KaigiParticipant::track-published), possibly before its
+ * first packet reaches the tee. Main context only.
+ *
+ * Returns: (transfer none) (nullable): the caps, or %NULL while nothing of
+ *   @kind arrives
+ */
+const GstCaps *
+kaigi_participant_get_track_caps (KaigiParticipant *self,
+                                  KaigiTrackKind    kind)
+{
+  g_return_val_if_fail (KAIGI_IS_PARTICIPANT (self), NULL);
+  g_return_val_if_fail (kind < KAIGI_N_TRACK_KINDS, NULL);
+
+  return self->track_caps[kind];
+}
+
+/**
  * kaigi_participant_subscribe:
  * @self: the subscriber
  * @publisher: the participant whose track to forward

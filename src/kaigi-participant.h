@@ -65,6 +65,8 @@ gboolean          kaigi_participant_take_audio_level (KaigiParticipant *self,
                                                     guint              *level);
 GstElement       *kaigi_participant_get_track_tee  (KaigiParticipant   *self,
                                                     KaigiTrackKind      kind);
+const GstCaps    *kaigi_participant_get_track_caps (KaigiParticipant   *self,
+                                                    KaigiTrackKind      kind);
 gboolean          kaigi_participant_subscribe      (KaigiParticipant   *self,
                                                     KaigiParticipant   *publisher,
                                                     KaigiTrackKind      kind,

@@ -1196,20 +1196,23 @@ request_keyframe (Branch *branch)
  * @id: the participant's id (added with kaigi_recorder_add_participant())
  * @kind: the track's kind
  * @tee: (transfer none): the track's tee
+ * @caps: (transfer none): the track's RTP caps, as the publisher's
+ *   webrtcbin announced them (the encoding chooses the decoder)
  *
  * Decodes the participant's track into the mix: a branch from @tee
  * through a leaky queue, so the recording can never slow down
- * forwarding. Asks the publisher for a keyframe. Main context only.
+ * forwarding. Asks the publisher for a keyframe. The branch can be
+ * attached before the first packet reaches @tee: it takes the caps event
+ * with that packet. Main context only.
  */
 void
 kaigi_recorder_attach_track (KaigiRecorder  *self,
                              const char     *id,
                              KaigiTrackKind  kind,
-                             GstElement     *tee)
+                             GstElement     *tee,
+                             const GstCaps  *caps)
 {
   g_autoptr(GError) error = NULL;
-  g_autoptr(GstPad) tee_sink = NULL;
-  g_autoptr(GstCaps) caps = NULL;
   g_autoptr(GstPad) sink = NULL;
   g_autoptr(GstPad) src = NULL;
   Tile *tile;
@@ -1219,19 +1222,11 @@ kaigi_recorder_attach_track (KaigiRecorder  *self,
 
   g_return_if_fail (KAIGI_IS_RECORDER (self));
   g_return_if_fail (GST_IS_ELEMENT (tee));
+  g_return_if_fail (GST_IS_CAPS (caps) && gst_caps_get_size (caps) > 0);
 
   tile = find_tile (self, id, NULL);
   if (self->state != STATE_RUNNING || tile == NULL || tile->branch[kind] != NULL)
     return;
-
-  tee_sink = gst_element_get_static_pad (tee, "sink");
-  caps = gst_pad_get_current_caps (tee_sink);
-  if (caps == NULL)
-    {
-      GST_WARNING_OBJECT (self->bin, "the %s track of %s has no caps yet",
-                          kaigi_track_kind_to_string (kind), id);
-      return;
-    }
 
   bin = kaigi_media_make_decode_bin (kind, caps, self->config->jitterbuffer_latency_ms, &error);
   if (bin == NULL)

@@ -42,7 +42,8 @@ void           kaigi_recorder_add_participant  (KaigiRecorder      *self,
 void           kaigi_recorder_attach_track     (KaigiRecorder      *self,
                                                 const char         *id,
                                                 KaigiTrackKind      kind,
-                                                GstElement         *tee);
+                                                GstElement         *tee,
+                                                const GstCaps      *caps);
 void           kaigi_recorder_set_media        (KaigiRecorder      *self,
                                                 const char         *id,
                                                 gboolean            audio,

@@ -388,7 +388,8 @@ on_track_published (KaigiParticipant *publisher,
 
   if (self->recorder)
     kaigi_recorder_attach_track (self->recorder, kaigi_participant_get_id (publisher), kind,
-                                 kaigi_participant_get_track_tee (publisher, kind));
+                                 kaigi_participant_get_track_tee (publisher, kind),
+                                 kaigi_participant_get_track_caps (publisher, kind));
 
   for (i = 0; i < self->participants->len; i++)
     {
@@ -1001,7 +1002,8 @@ kaigi_room_start_recording (KaigiRoom           *self,
       for (kind = 0; kind < KAIGI_N_TRACK_KINDS; kind++)
         if (kaigi_participant_get_track_tee (p, kind))
           kaigi_recorder_attach_track (self->recorder, pinfo.id, kind,
-                                       kaigi_participant_get_track_tee (p, kind));
+                                       kaigi_participant_get_track_tee (p, kind),
+                                       kaigi_participant_get_track_caps (p, kind));
     }
   kaigi_recorder_set_main (self->recorder, main_participant (self));
   if (kaigi_speaker_detector_get_speaker (self->detector))
