@@ -922,30 +922,82 @@ control_layout (GstPad *pad)
     }
 }
 
-/* Main context: the compositor's stream time of the present, where a
- * layout change made now belongs; 0 before its first frame */
+/* Main context: the compositor's stream time at running time @running;
+ * 0 before its first frame */
 static GstClockTime
-layout_time (KaigiRecorder *self)
+composite_stream_time (KaigiRecorder *self,
+                       GstClockTime   running)
 {
   g_autoptr(GstPad) src = gst_element_get_static_pad (self->vmix, "src");
   g_autoptr(GstEvent) event = gst_pad_get_sticky_event (src, GST_EVENT_SEGMENT, 0);
   const GstSegment *segment;
   GstClockTime position;
 
-  if (event == NULL)
+  if (event == NULL || !GST_CLOCK_TIME_IS_VALID (running))
     return 0;
   gst_event_parse_segment (event, &segment);
-  position = gst_segment_position_from_running_time (segment, GST_FORMAT_TIME, running_time_now (self));
+  position = gst_segment_position_from_running_time (segment, GST_FORMAT_TIME, running);
   if (!GST_CLOCK_TIME_IS_VALID (position))
     return 0;
   return gst_segment_to_stream_time (segment, GST_FORMAT_TIME, position);
 }
 
+/* Main context: where a layout change made now belongs */
+static GstClockTime
+layout_time (KaigiRecorder *self)
+{
+  return composite_stream_time (self, running_time_now (self));
+}
+
+/* Main context: the stream time of the composite's last frame; the
+ * layout before it is history */
+static GstClockTime
+composed_until (KaigiRecorder *self)
+{
+  GstClockTime running;
+
+  GST_OBJECT_LOCK (self->bin);
+  running = self->composite_position;
+  GST_OBJECT_UNLOCK (self->bin);
+  return composite_stream_time (self, running);
+}
+
+/* Main context: forgets the control points of @source that no frame
+ * after @done can use, all but the last at or before it, so that a long
+ * recording's layout changes do not pile up */
+static void
+forget_layout_before (GstTimedValueControlSource *source,
+                      GstClockTime                done)
+{
+  GList *points = gst_timed_value_control_source_get_all (source);
+  g_autoptr(GArray) stale = g_array_new (FALSE, FALSE, sizeof (GstClockTime));
+  GList *l;
+  guint i;
+
+  /* Sorted by time: each point is stale if the next one is in force too */
+  for (l = points; l != NULL && l->next != NULL; l = l->next)
+    {
+      const GstTimedValue *next = l->next->data;
+
+      if (next->timestamp > done)
+        break;
+      g_array_append_val (stale, ((const GstTimedValue *) l->data)->timestamp);
+    }
+  g_list_free (points);
+  for (i = 0; i < stale->len; i++)
+    gst_timed_value_control_source_unset (source, g_array_index (stale, GstClockTime, i));
+  if (stale->len > 0)
+    GST_LOG ("forgot %u control points before %" GST_TIME_FORMAT "; %d left", stale->len,
+             GST_TIME_ARGS (done), gst_timed_value_control_source_get_count (source));
+}
+
 /* Main context: from stream time @at on, @pad shows at @rect (NULL: where
- * it is) with @alpha */
+ * it is) with @alpha; what was in force before stream time @done (the
+ * composite's last frame) is forgotten */
 static void
 set_layout (GstPad         *pad,
             GstClockTime    at,
+            GstClockTime    done,
             const KaigiRect *rect,
             gdouble         alpha)
 {
@@ -973,6 +1025,7 @@ set_layout (GstPad         *pad,
           continue;
         }
       g_object_get (binding, "control-source", &source, NULL);
+      forget_layout_before (GST_TIMED_VALUE_CONTROL_SOURCE (source), MIN (done, at));
       gst_timed_value_control_source_set (GST_TIMED_VALUE_CONTROL_SOURCE (source), at, values[i]);
     }
 }
@@ -982,7 +1035,7 @@ apply_layout (KaigiRecorder *self)
 {
   g_autofree KaigiRect *rects = NULL;
   guint main_index = 0, i;
-  GstClockTime at;
+  GstClockTime at, done;
 
   if (self->tiles->len == 0 || self->state == STATE_FINISHED)
     return;
@@ -994,6 +1047,7 @@ apply_layout (KaigiRecorder *self)
   kaigi_layout_compute (self->config->recording_width, self->config->recording_height,
                         self->tiles->len, main_index, rects);
   at = layout_time (self);
+  done = composed_until (self);
 
   for (i = 0; i < self->tiles->len; i++)
     {
@@ -1005,9 +1059,9 @@ apply_layout (KaigiRecorder *self)
       int label_height = CLAMP (picture.height / 6, LABEL_MIN_HEIGHT, LABEL_MAX_HEIGHT) & ~1;
 
       if (tile->placeholder_pad)
-        set_layout (tile->placeholder_pad, at, r, show_video ? 0.0 : 1.0);
+        set_layout (tile->placeholder_pad, at, done, r, show_video ? 0.0 : 1.0);
       if (video && video->mix_pad)
-        set_layout (video->mix_pad, at, r, show_video ? 1.0 : 0.0);
+        set_layout (video->mix_pad, at, done, r, show_video ? 1.0 : 0.0);
       /* The placeholder shows the name already */
       if (tile->label_pad)
         {
@@ -1018,7 +1072,7 @@ apply_layout (KaigiRecorder *self)
             .height = label_height,
           };
 
-          set_layout (tile->label_pad, at, &label, show_video ? 1.0 : 0.0);
+          set_layout (tile->label_pad, at, done, &label, show_video ? 1.0 : 0.0);
         }
     }
 }
@@ -1338,7 +1392,7 @@ branch_detached_main (gpointer user_data)
        * branch drains, ends its mixer pad with EOS, and goes down with
        * the bin */
       if (branch->kind == KAIGI_TRACK_VIDEO)
-        set_layout (branch->mix_pad, layout_time (self), NULL, 0.0);
+        set_layout (branch->mix_pad, layout_time (self), composed_until (self), NULL, 0.0);
       gst_pad_send_event (sink, gst_event_new_eos ());
       g_ptr_array_add (self->retired, branch);
     }
@@ -1394,7 +1448,7 @@ remove_source (KaigiRecorder  *self,
   if (*source == NULL)
     return;
 
-  set_layout (*mix_pad, layout_time (self), NULL, 0.0);
+  set_layout (*mix_pad, layout_time (self), composed_until (self), NULL, 0.0);
   gst_element_send_event (*source, gst_event_new_eos ());
   gst_clear_object (source);
   gst_clear_object (mix_pad);
