@@ -12,11 +12,15 @@
 
 #include <locale.h>
 #include <stdio.h>
+#include <string.h>
 #include <unistd.h>
 #include <glib/gi18n.h>
 #include <glib-unix.h>
 #include <gio/gio.h>
 #include <gst/gst.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 
 #include "kaigi-config.h"
 #include "kaigi-locale.h"
@@ -150,6 +154,31 @@ watch_browser (gpointer user_data)
   return G_SOURCE_CONTINUE;
 }
 
+/* Large blocks stay in the heap. A recording composes from buffers of
+ * a whole 1280x720 frame (1.4 MB): GStreamer 1.22's videoaggregator
+ * allocates one per scaled input per frame (gst_buffer_new_allocate() in
+ * gstvideoaggregator.c), 180 a second for six participants. By default
+ * glibc served each with mmap() and gave it back with munmap(), and the
+ * kernel zeroed its pages anew every time: the bench measured the
+ * compositor at 27-29 % of a core with that, 13-15 % without it
+ * (docs/performance.md). So blocks up to 8 MiB come from the heap, and
+ * up to 128 MiB of free heap is kept rather than trimmed (mallopt(3)).
+ * Whoever tunes malloc (GLIBC_TUNABLES, MALLOC_*_ variables) keeps their
+ * setting. */
+static void
+keep_large_blocks_in_heap (void)
+{
+#ifdef __GLIBC__
+  const char *tunables = g_getenv ("GLIBC_TUNABLES");
+
+  if ((tunables && strstr (tunables, "glibc.malloc.")) ||
+      g_getenv ("MALLOC_MMAP_THRESHOLD_") || g_getenv ("MALLOC_TRIM_THRESHOLD_"))
+    return;
+  mallopt (M_MMAP_THRESHOLD, 8 * 1024 * 1024);
+  mallopt (M_TRIM_THRESHOLD, 128 * 1024 * 1024);
+#endif
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -164,6 +193,7 @@ main (int   argc,
   StopState stop = { NULL, 0 };
   BrowserWatch watch = { NULL, NULL, 0, 0 };
 
+  keep_large_blocks_in_heap ();
   setlocale (LC_ALL, "");
   bindtextdomain (GETTEXT_PACKAGE, locale_dir);
   bind_textdomain_codeset (GETTEXT_PACKAGE, "UTF-8");
