@@ -157,14 +157,16 @@ watch_browser (gpointer user_data)
 /* Large blocks stay in the heap. A recording composes from buffers of
  * a whole 1280x720 frame (1.4 MB): GStreamer 1.22's videoaggregator
  * allocates one per scaled input per frame (gst_buffer_new_allocate() in
- * gstvideoaggregator.c), 180 a second for six participants. By default
- * glibc served each with mmap() and gave it back with munmap(), and the
- * kernel zeroed its pages anew every time: the bench measured the
- * compositor at 27-29 % of a core with that, 13-15 % without it
- * (docs/performance.md). So blocks up to 8 MiB come from the heap, and
- * up to 128 MiB of free heap is kept rather than trimmed (mallopt(3)).
- * Whoever tunes malloc (GLIBC_TUNABLES, MALLOC_*_ variables) keeps their
- * setting. */
+ * gstvideoaggregator.c), 180 a second for six participants, in the
+ * compositor's worker threads. With glibc's dynamic thresholds these
+ * threads' heaps kept being trimmed (madvise MADV_DONTNEED, 13 a second)
+ * and grown again, and the kernel zeroed the returned pages anew: the
+ * bench measured the compositor at 24-29 % of a core so, 13-15 % with
+ * blocks up to 8 MiB kept out of mmap() and up to 128 MiB of free heap
+ * kept rather than trimmed (mallopt(3); docs/performance.md). Setting
+ * the trim threshold alone is worse: it turns glibc's dynamic mmap
+ * threshold off, and every frame buffer is mmap()ed. Whoever tunes
+ * malloc (GLIBC_TUNABLES, MALLOC_*_ variables) keeps their setting. */
 static void
 keep_large_blocks_in_heap (void)
 {
