@@ -739,6 +739,54 @@ shield_level (GstPad          *pad,
   return GST_PAD_PROBE_OK;
 }
 
+/* Streaming thread of a video decoding branch: pictures larger than
+ * KAIGI_MEDIA_MAX_PICTURE_SIDE never reach the decoder. Caps announcing
+ * one are held back, with a warning on the bus, and so is everything up
+ * to the next caps within the limit (the next key frame of a smaller
+ * size): the tile keeps its last picture. @user_data: a gint, whether the
+ * current picture is too large. */
+static GstPadProbeReturn
+limit_picture_size (GstPad          *pad,
+                    GstPadProbeInfo *info,
+                    gpointer         user_data)
+{
+  gint *too_large = user_data;
+  GstEvent *event;
+  GstCaps *caps;
+  const GstStructure *s;
+  int width = 0, height = 0;
+
+  if (!(GST_PAD_PROBE_INFO_TYPE (info) & GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM))
+    return g_atomic_int_get (too_large) ? GST_PAD_PROBE_DROP : GST_PAD_PROBE_OK;
+
+  event = GST_PAD_PROBE_INFO_EVENT (info);
+  if (GST_EVENT_TYPE (event) != GST_EVENT_CAPS)
+    return GST_PAD_PROBE_OK;
+  gst_event_parse_caps (event, &caps);
+  s = gst_caps_get_structure (caps, 0);
+  if (!gst_structure_get_int (s, "width", &width) || !gst_structure_get_int (s, "height", &height) ||
+      (width <= KAIGI_MEDIA_MAX_PICTURE_SIDE && height <= KAIGI_MEDIA_MAX_PICTURE_SIDE))
+    {
+      g_atomic_int_set (too_large, FALSE);
+      return GST_PAD_PROBE_OK;
+    }
+
+  if (!g_atomic_int_get (too_large))
+    {
+      g_autoptr(GstObject) parent = gst_pad_get_parent (pad);
+      g_autoptr(GError) error = g_error_new (GST_STREAM_ERROR, GST_STREAM_ERROR_FORMAT,
+                                             "a picture of %d×%d is larger than a recording decodes "
+                                             "(%d pixels a side): the track's pictures are left out "
+                                             "until they are smaller",
+                                             width, height, KAIGI_MEDIA_MAX_PICTURE_SIDE);
+
+      if (parent)
+        gst_element_post_message (GST_ELEMENT (parent), gst_message_new_warning (parent, error, NULL));
+      g_atomic_int_set (too_large, TRUE);
+    }
+  return GST_PAD_PROBE_DROP;
+}
+
 /**
  * kaigi_media_make_decode_bin:
  * @kind: the track's kind
@@ -752,7 +800,10 @@ shield_level (GstPad          *pad,
  * losses), a leaky queue (a slow decoder never holds up forwarding), the
  * depayloader and decoder
  * (told to skip undecodable frames rather than fail, `max-errors=-1`)
- * for the track's codec (VP8, H.264 or Opus), then for video
+ * for the track's codec (VP8, H.264 or Opus; a video picture larger than
+ * %KAIGI_MEDIA_MAX_PICTURE_SIDE a side never reaches the decoder: a
+ * warning on the bus, and the tile keeps its last picture until the
+ * pictures are smaller), then for video
  * videoconvert, for
  * audio audioconvert, audioresample and a `level` meter "level" posting
  * the RMS every 100 ms (the speaker detection of clients that send no
@@ -777,19 +828,22 @@ kaigi_media_make_decode_bin (KaigiTrackKind   kind,
   g_autoptr(GError) parse_error = NULL;
   const GstStructure *s = gst_caps_get_structure (rtp_caps, 0);
   const char *encoding = gst_structure_get_string (s, "encoding-name");
-  const char *decode = NULL;
+  g_autofree char *decode = NULL;
   GstElement *bin;
 
   if (encoding == NULL)
     encoding = "";
+  /* The element named "picture" announces the picture size in its caps:
+   * the depayloader from VP8 key frames, the parser from H.264 SPS */
   if (kind == KAIGI_TRACK_VIDEO && g_ascii_strcasecmp (encoding, "VP8") == 0)
-    decode = "rtpvp8depay wait-for-keyframe=true request-keyframe=true ! vp8dec max-errors=-1";
+    decode = g_strdup ("rtpvp8depay name=picture wait-for-keyframe=true request-keyframe=true "
+                       "! vp8dec max-errors=-1");
   else if (kind == KAIGI_TRACK_VIDEO && g_ascii_strcasecmp (encoding, "H264") == 0)
-    decode = have_element ("avdec_h264")
-               ? "rtph264depay wait-for-keyframe=true request-keyframe=true ! h264parse ! avdec_h264 max-errors=-1"
-               : "rtph264depay wait-for-keyframe=true request-keyframe=true ! h264parse ! openh264dec max-errors=-1";
+    decode = g_strdup_printf ("rtph264depay wait-for-keyframe=true request-keyframe=true "
+                              "! h264parse name=picture ! %s max-errors=-1",
+                              have_element ("avdec_h264") ? "avdec_h264" : "openh264dec");
   else if (kind == KAIGI_TRACK_AUDIO && g_ascii_strcasecmp (encoding, "OPUS") == 0)
-    decode = "rtpopusdepay ! opusdec plc=true";
+    decode = g_strdup ("rtpopusdepay ! opusdec plc=true max-errors=-1");
 
   if (decode == NULL)
     {
@@ -817,7 +871,17 @@ kaigi_media_make_decode_bin (KaigiTrackKind   kind,
       return NULL;
     }
 
-  if (kind == KAIGI_TRACK_AUDIO)
+  if (kind == KAIGI_TRACK_VIDEO)
+    {
+      g_autoptr(GstElement) picture = gst_bin_get_by_name (GST_BIN (bin), "picture");
+      g_autoptr(GstPad) picture_src = gst_element_get_static_pad (picture, "src");
+
+      gst_pad_add_probe (picture_src,
+                         GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM | GST_PAD_PROBE_TYPE_BUFFER |
+                         GST_PAD_PROBE_TYPE_BUFFER_LIST,
+                         limit_picture_size, g_new0 (gint, 1), g_free);
+    }
+  else
     {
       g_autoptr(GstElement) level = gst_bin_get_by_name (GST_BIN (bin), "level");
       g_autoptr(GstPad) level_sink = gst_element_get_static_pad (level, "sink");

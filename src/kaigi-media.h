@@ -38,6 +38,18 @@ G_BEGIN_DECLS
 #define KAIGI_MEDIA_INDEX_UPDATE_PERIOD (GST_SECOND)
 
 /**
+ * KAIGI_MEDIA_MAX_PICTURE_SIDE:
+ *
+ * The largest width or height (pixels) of a published picture that a
+ * recording decodes: 4096, past 4K UHD in either orientation. A VP8 key
+ * frame header (RFC 6386 §9.1) or an H.264 sequence parameter set can
+ * claim pictures up to 16383 pixels a side, which would have the decoder
+ * allocate gigabytes and the compositor scale them every frame. A larger
+ * picture is not decoded: its tile keeps the last picture that was.
+ */
+#define KAIGI_MEDIA_MAX_PICTURE_SIDE 4096
+
+/**
  * KaigiTrackKind:
  * @KAIGI_TRACK_AUDIO: an audio track
  * @KAIGI_TRACK_VIDEO: a video track

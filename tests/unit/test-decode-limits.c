@@ -1,0 +1,194 @@
+/* test-decode-limits.c — a recording decodes no picture past the limit
+ *
+ * A real VP8 or H.264 stream, encoded and packetized by GStreamer, goes
+ * through the recording's decoding branch (kaigi_media_make_decode_bin).
+ * Pictures up to KAIGI_MEDIA_MAX_PICTURE_SIDE a side are decoded; a wider
+ * or taller one never reaches the decoder (it does not even negotiate its
+ * size), the branch says so with a warning and carries on to the end. The streams are a few pixels high,
+ * so that the large side costs nothing to encode.
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+
+#include <gst/gst.h>
+#include <gst/app/gstappsink.h>
+
+#include "kaigi-media.h"
+
+typedef struct
+{
+  const char *encoder;   /* the encoder and payloader, a gst-launch fragment */
+  const char *encoding;  /* the RTP encoding name */
+  const char *decoder;   /* the decoder's factory, whose output is watched */
+  int width;
+  int height;
+  gboolean decodes;      /* whether pictures come out */
+} Case;
+
+typedef struct
+{
+  guint n_frames;
+  gboolean failed;
+  gboolean warned;
+  gboolean decoder_negotiated;
+} Result;
+
+static gboolean
+is_decoder (const GValue *value,
+            gpointer      factory_name)
+{
+  GstElement *element = g_value_get_object (value);
+  GstElementFactory *factory = gst_element_get_factory (element);
+
+  return factory && g_strcmp0 (GST_OBJECT_NAME (factory), factory_name) == 0 ? 0 : 1;
+}
+
+static void
+run_case (const Case *c,
+          Result     *result)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *description = g_strdup_printf (
+    "videotestsrc num-buffers=20 pattern=ball ! video/x-raw,format=I420,width=%d,height=%d,framerate=30/1 "
+    "! %s ! application/x-rtp,media=video,encoding-name=%s,clock-rate=90000,payload=96 "
+    "! identity name=rtp",
+    c->width, c->height, c->encoder, c->encoding);
+  g_autoptr(GstElement) pipeline = gst_parse_launch (description, &error);
+  g_autoptr(GstElement) rtp = NULL;
+  g_autoptr(GstCaps) rtp_caps = NULL;
+  g_autoptr(GstBus) bus = NULL;
+  g_autoptr(GstMessage) message = NULL;
+  g_autoptr(GstIterator) it = NULL;
+  g_auto(GValue) found = G_VALUE_INIT;
+  GstElement *decode, *sink;
+
+  g_assert_no_error (error);
+  rtp = gst_bin_get_by_name (GST_BIN (pipeline), "rtp");
+  rtp_caps = gst_caps_new_simple ("application/x-rtp", "media", G_TYPE_STRING, "video",
+                                  "encoding-name", G_TYPE_STRING, c->encoding,
+                                  "clock-rate", G_TYPE_INT, 90000, NULL);
+  decode = kaigi_media_make_decode_bin (KAIGI_TRACK_VIDEO, rtp_caps, 50, &error);
+  g_assert_no_error (error);
+  sink = gst_element_factory_make ("appsink", NULL);
+  g_object_set (sink, "sync", FALSE, "emit-signals", FALSE, NULL);
+  gst_bin_add_many (GST_BIN (pipeline), decode, sink, NULL);
+  g_assert_true (gst_element_link_many (rtp, decode, sink, NULL));
+
+  bus = gst_element_get_bus (pipeline);
+  g_assert_cmpint (gst_element_set_state (pipeline, GST_STATE_PLAYING), !=, GST_STATE_CHANGE_FAILURE);
+
+  result->n_frames = 0;
+  while (TRUE)
+    {
+      g_autoptr(GstSample) sample = gst_app_sink_try_pull_sample (GST_APP_SINK (sink), 100 * GST_MSECOND);
+
+      if (sample)
+        {
+          result->n_frames++;
+          continue;
+        }
+      if (gst_app_sink_is_eos (GST_APP_SINK (sink)))
+        break;
+      message = gst_bus_pop_filtered (bus, GST_MESSAGE_ERROR);
+      if (message)
+        break;
+    }
+  result->failed = message != NULL;
+  if (message)
+    {
+      g_autoptr(GError) stream_error = NULL;
+      g_autofree char *debug = NULL;
+
+      gst_message_parse_error (message, &stream_error, &debug);
+      g_test_message ("%dx%d: error: %s (%s)", c->width, c->height, stream_error->message, debug);
+    }
+  while (TRUE)
+    {
+      g_autoptr(GstMessage) warning = gst_bus_pop_filtered (bus, GST_MESSAGE_WARNING);
+      g_autoptr(GError) stream_error = NULL;
+      g_autofree char *expected = NULL;
+
+      if (warning == NULL)
+        break;
+      gst_message_parse_warning (warning, &stream_error, NULL);
+      g_test_message ("%dx%d: warning: %s", c->width, c->height, stream_error->message);
+      expected = g_strdup_printf ("a picture of %d×%d is larger", c->width, c->height);
+      if (g_str_has_prefix (stream_error->message, expected))
+        result->warned = TRUE;
+    }
+
+  it = gst_bin_iterate_recurse (GST_BIN (decode));
+  g_assert_true (gst_iterator_find_custom (it, (GCompareFunc) is_decoder, &found, (gpointer) c->decoder));
+  {
+    g_autoptr(GstPad) src = gst_element_get_static_pad (g_value_get_object (&found), "src");
+    g_autoptr(GstCaps) caps = gst_pad_get_current_caps (src);
+
+    result->decoder_negotiated = caps != NULL;
+  }
+  gst_element_set_state (pipeline, GST_STATE_NULL);
+}
+
+static void
+test_case (gconstpointer data)
+{
+  const Case *c = data;
+  Result result = { 0 };
+  const char *needed[] = { c->decoder, NULL, NULL };
+  guint i;
+
+  needed[1] = g_str_has_prefix (c->encoder, "x264enc") ? "x264enc" : "vp8enc";
+  for (i = 0; needed[i]; i++)
+    {
+      g_autoptr(GstElementFactory) factory = gst_element_factory_find (needed[i]);
+
+      if (factory == NULL)
+        {
+          g_test_skip_printf ("no %s here", needed[i]);
+          return;
+        }
+    }
+
+  run_case (c, &result);
+  g_test_message ("%s %dx%d: %u pictures decoded", c->encoding, c->width, c->height, result.n_frames);
+  g_assert_false (result.failed);
+  if (c->decodes)
+    {
+      g_assert_cmpuint (result.n_frames, >, 10);
+      g_assert_false (result.warned);
+    }
+  else
+    {
+      g_assert_cmpuint (result.n_frames, ==, 0);
+      g_assert_true (result.warned);
+      g_assert_false (result.decoder_negotiated);
+    }
+}
+
+int
+main (int   argc,
+      char *argv[])
+{
+#define VP8 "vp8enc deadline=1 keyframe-max-dist=10 ! rtpvp8pay pt=96"
+#define H264 "x264enc tune=zerolatency speed-preset=ultrafast key-int-max=10 ! rtph264pay pt=96 config-interval=-1"
+  static const Case cases[] = {
+    { VP8, "VP8", "vp8dec", 320, 240, TRUE },
+    { VP8, "VP8", "vp8dec", KAIGI_MEDIA_MAX_PICTURE_SIDE, 16, TRUE },
+    { VP8, "VP8", "vp8dec", KAIGI_MEDIA_MAX_PICTURE_SIDE + 16, 16, FALSE },
+    { VP8, "VP8", "vp8dec", 16, KAIGI_MEDIA_MAX_PICTURE_SIDE + 16, FALSE },
+    { H264, "H264", "avdec_h264", 320, 240, TRUE },
+    { H264, "H264", "avdec_h264", KAIGI_MEDIA_MAX_PICTURE_SIDE + 16, 16, FALSE },
+  };
+  guint i;
+
+  gst_init (&argc, &argv);
+  g_test_init (&argc, &argv, NULL);
+
+  for (i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autofree char *path = g_strdup_printf ("/decode-limits/%s/%dx%d", cases[i].encoding,
+                                               cases[i].width, cases[i].height);
+
+      g_test_add_data_func (path, &cases[i], test_case);
+    }
+  return g_test_run ();
+}
