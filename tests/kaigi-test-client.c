@@ -74,6 +74,7 @@ struct _KaigiTestClient
   double volume;
   guint flash_period_ms;        /* 0: no flashes */
   gboolean no_level_extension;  /* send no RFC 6464 levels */
+  gboolean garbage;             /* scramble published payloads */
   GstClockTime first_frame;     /* streaming threads, under @lock */
 
   SoupSession *session;
@@ -526,14 +527,14 @@ on_incoming_pad (GstElement      *webrtc,
     {
       is_video = TRUE;
       description = "queue max-size-time=0 max-size-bytes=0 max-size-buffers=50 ! "
-                    "rtpvp8depay request-keyframe=true ! vp8dec ! videoconvert ! video/x-raw,format=RGB ! "
+                    "rtpvp8depay request-keyframe=true ! vp8dec max-errors=-1 ! videoconvert ! video/x-raw,format=RGB ! "
                     "appsink name=sink sync=false async=false max-buffers=2 drop=true "
                     "enable-last-sample=false";
     }
   else if (g_strcmp0 (encoding, "OPUS") == 0)
     {
       description = "queue max-size-time=0 max-size-bytes=0 max-size-buffers=50 ! "
-                    "rtpopusdepay ! opusdec plc=true ! audioconvert ! audioresample ! "
+                    "rtpopusdepay ! opusdec plc=true max-errors=-1 ! audioconvert ! audioresample ! "
                     "audio/x-raw,format=S16LE,channels=1,rate=48000 ! "
                     "appsink name=sink sync=false async=false max-buffers=20 drop=true "
                     "enable-last-sample=false";
@@ -1087,6 +1088,95 @@ flash_audio (GstPad          *pad,
   return GST_PAD_PROBE_OK;
 }
 
+/* Streaming threads: the payload of every packet the client publishes
+ * turned into random bytes (a fixed seed per client) behind what a
+ * receiver needs to route it: the VP8 payload descriptor (RFC 7741 §4.2)
+ * and, at the start of a frame, its 10-byte key frame header (RFC 6386
+ * §9.1: the frame tag and the picture size), or the Opus TOC byte
+ * (RFC 6716 §3.1). The RTP header and its extensions stay valid. */
+/* What a garbling client's payloader probe keeps */
+typedef struct
+{
+  GRand *rand;
+  gboolean vp8;
+} Scrambler;
+
+static void
+scrambler_free (gpointer data)
+{
+  Scrambler *scrambler = data;
+
+  g_rand_free (scrambler->rand);
+  g_free (scrambler);
+}
+
+/* Streaming threads: the payload of a packet the client publishes turned
+ * into random bytes (a fixed seed per track) behind what a receiver needs
+ * to route it: the VP8 payload descriptor (RFC 7741 §4.2) and, at the
+ * start of a frame, its 10-byte key frame header (RFC 6386 §9.1: the
+ * frame tag and the picture size), or the Opus TOC byte (RFC 6716 §3.1).
+ * The RTP header and its extensions stay valid. */
+static gboolean
+scramble_packet (GstBuffer **buffer,
+                 guint       idx,
+                 gpointer    user_data)
+{
+  Scrambler *scrambler = user_data;
+  GstRTPBuffer rtp = GST_RTP_BUFFER_INIT;
+  guint8 *payload;
+  guint size, keep = 1, i;
+
+  *buffer = gst_buffer_make_writable (*buffer);
+  if (!gst_rtp_buffer_map (*buffer, GST_MAP_READWRITE, &rtp))
+    return TRUE;
+  payload = gst_rtp_buffer_get_payload (&rtp);
+  size = gst_rtp_buffer_get_payload_len (&rtp);
+  if (scrambler->vp8 && size > 0)
+    {
+      if ((payload[0] & 0x80) && size > 1)
+        {
+          guint8 x = payload[1];
+
+          keep = 2;
+          if (x & 0x80)
+            keep += size > keep && (payload[keep] & 0x80) ? 2 : 1;
+          if (x & 0x40)
+            keep++;
+          if (x & 0x30)
+            keep++;
+        }
+      if (payload[0] & 0x10)
+        keep += 10;
+    }
+  for (i = keep; i < size; i++)
+    payload[i] = (guint8) g_rand_int (scrambler->rand);
+  gst_rtp_buffer_unmap (&rtp);
+  return TRUE;
+}
+
+/* Streaming threads: rtpvp8pay pushes a frame's packets as one list */
+static GstPadProbeReturn
+scramble_payload (GstPad          *pad,
+                  GstPadProbeInfo *info,
+                  gpointer         user_data)
+{
+  if (GST_PAD_PROBE_INFO_TYPE (info) & GST_PAD_PROBE_TYPE_BUFFER_LIST)
+    {
+      GstBufferList *list = gst_buffer_list_make_writable (GST_PAD_PROBE_INFO_BUFFER_LIST (info));
+
+      gst_buffer_list_foreach (list, scramble_packet, user_data);
+      GST_PAD_PROBE_INFO_DATA (info) = list;
+    }
+  else
+    {
+      GstBuffer *buffer = GST_PAD_PROBE_INFO_BUFFER (info);
+
+      scramble_packet (&buffer, 0, user_data);
+      GST_PAD_PROBE_INFO_DATA (info) = buffer;
+    }
+  return GST_PAD_PROBE_OK;
+}
+
 static GstElement *
 make_source_branch (KaigiTestClient *self,
                     gboolean         is_video,
@@ -1132,6 +1222,17 @@ make_source_branch (KaigiTestClient *self,
       if (!self->no_level_extension)
         gst_pad_add_probe (pay_src, GST_PAD_PROBE_TYPE_BUFFER, write_audio_level, self, NULL);
       self->tone = gst_bin_get_by_name (GST_BIN (bin), "tone");
+    }
+
+  if (self->garbage)
+    {
+      g_autoptr(GstPad) pay_src = gst_element_get_static_pad (pay, "src");
+      Scrambler *scrambler = g_new0 (Scrambler, 1);
+
+      scrambler->rand = g_rand_new_with_seed (self->rgb ^ (is_video ? 0x5A5A : 0xA5A5));
+      scrambler->vp8 = is_video;
+      gst_pad_add_probe (pay_src, GST_PAD_PROBE_TYPE_BUFFER | GST_PAD_PROBE_TYPE_BUFFER_LIST,
+                         scramble_payload, scrambler, scrambler_free);
     }
 
   if (self->flash_period_ms > 0)
@@ -3020,4 +3121,24 @@ kaigi_test_client_set_audio_level_extension (KaigiTestClient *self,
   g_return_if_fail (KAIGI_TEST_IS_CLIENT (self));
 
   self->no_level_extension = !enabled;
+}
+
+/**
+ * kaigi_test_client_set_garbage:
+ * @self: a test client, not connected yet
+ * @garbage: whether to publish garbage
+ *
+ * Makes every packet the client publishes carry random bytes (a fixed
+ * seed) where its VP8 or Opus data would be, behind the parts a server
+ * routes by: the RTP header and its extensions (the RFC 6464 level among
+ * them), the VP8 payload descriptor and key frame header, the Opus TOC
+ * byte. Nothing of it decodes to the client's colour or tone.
+ */
+void
+kaigi_test_client_set_garbage (KaigiTestClient *self,
+                               gboolean         garbage)
+{
+  g_return_if_fail (KAIGI_TEST_IS_CLIENT (self));
+
+  self->garbage = garbage;
 }

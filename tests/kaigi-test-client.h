@@ -86,6 +86,8 @@ void                   kaigi_test_client_set_hold_offers     (KaigiTestClient   
                                                               gboolean               hold);
 void                   kaigi_test_client_set_audio_level_extension (KaigiTestClient *self,
                                                               gboolean               enabled);
+void                   kaigi_test_client_set_garbage         (KaigiTestClient       *self,
+                                                              gboolean               garbage);
 void                   kaigi_test_client_set_flash           (KaigiTestClient       *self,
                                                               guint                  period_ms);
 void                   kaigi_test_client_connect             (KaigiTestClient       *self);

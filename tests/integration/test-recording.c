@@ -164,6 +164,7 @@ typedef struct
   GArray *video_pts;      /* GstClockTime */
   GArray *main_colour;    /* guint32, the colour at the centre of the main tile */
   GArray *first_colour;   /* guint32, the centre of the first filmstrip tile of two */
+  GArray *second_colour;  /* guint32, the centre of the second one */
   GArray *audio_pts;      /* GstClockTime */
   GArray *audio_end;      /* GstClockTime */
   GArray *beeps;          /* GstClockTime: loud sound after ≥ 100 ms of quiet */
@@ -176,6 +177,7 @@ decoded_clear (Decoded *d)
   g_clear_pointer (&d->video_pts, g_array_unref);
   g_clear_pointer (&d->main_colour, g_array_unref);
   g_clear_pointer (&d->first_colour, g_array_unref);
+  g_clear_pointer (&d->second_colour, g_array_unref);
   g_clear_pointer (&d->audio_pts, g_array_unref);
   g_clear_pointer (&d->audio_end, g_array_unref);
   g_clear_pointer (&d->beeps, g_array_unref);
@@ -214,11 +216,14 @@ find_beeps (Decoded   *d,
 /* The main tile of a 640×360 composite with a filmstrip is 512×288 at
  * (64, 0): its centre, in the 160×90 analysis picture, is (80, 36). With
  * two filmstrip tiles of 128×72 from x = 192, the first one's centre is
- * at (256, 324), (64, 81) in the analysis picture. */
+ * at (256, 324), (64, 81) in the analysis picture; the second one's at
+ * (384, 324), (96, 81). */
 #define MAIN_X 80
 #define MAIN_Y 36
 #define FIRST_X 64
 #define FIRST_Y 81
+#define SECOND_X 96
+#define SECOND_Y 81
 
 static guint32
 sample_colour (GstSample *sample,
@@ -279,6 +284,7 @@ decode_file (const char  *path,
   d->video_pts = g_array_new (FALSE, FALSE, sizeof (GstClockTime));
   d->main_colour = g_array_new (FALSE, FALSE, sizeof (guint32));
   d->first_colour = g_array_new (FALSE, FALSE, sizeof (guint32));
+  d->second_colour = g_array_new (FALSE, FALSE, sizeof (guint32));
   d->audio_pts = g_array_new (FALSE, FALSE, sizeof (GstClockTime));
   d->audio_end = g_array_new (FALSE, FALSE, sizeof (GstClockTime));
   d->beeps = g_array_new (FALSE, FALSE, sizeof (GstClockTime));
@@ -298,10 +304,12 @@ decode_file (const char  *path,
               GstClockTime pts = GST_BUFFER_PTS (gst_sample_get_buffer (sample));
               guint32 colour = sample_colour (sample, MAIN_X, MAIN_Y);
               guint32 first = sample_colour (sample, FIRST_X, FIRST_Y);
+              guint32 second = sample_colour (sample, SECOND_X, SECOND_Y);
 
               g_array_append_val (d->video_pts, pts);
               g_array_append_val (d->main_colour, colour);
               g_array_append_val (d->first_colour, first);
+              g_array_append_val (d->second_colour, second);
             }
         }
       if (!audio_done)
@@ -1317,6 +1325,94 @@ test_two_rooms_and_a_stall (Fixture       *f,
     }
 }
 
+/* One participant publishes garbage: valid RTP whose VP8 and Opus data are
+ * random bytes. The recording goes on around it, continuous and with the
+ * speaker large, and the others keep getting each other's media. */
+static void
+test_garbage (Fixture       *f,
+              gconstpointer  data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *file = NULL;
+  g_autofree char *path = NULL;
+  Decoded decoded = { 0 };
+  KaigiTestClient *speaker, *listener, *garbler;
+  const char *speaker_id;
+  guint64 frames_before;
+  gint64 t_start, t_stop;
+  guint status, n, i, blue;
+
+  speaker = add_client (f, "noise", "Speaker", RED);
+  kaigi_test_client_set_tone_volume (speaker, LOUD);
+  listener = add_client (f, "noise", "Listener", GREEN);
+  garbler = kaigi_test_client_new (f->port, "noise", "Garbler", BLUE, TRUE, TRUE);
+  kaigi_test_client_set_garbage (garbler, TRUE);
+  kaigi_test_client_set_tone_volume (garbler, SILENT);
+  g_ptr_array_add (f->clients, garbler);
+  kaigi_test_client_connect (garbler);
+  KAIGI_TEST_WAIT_UNTIL (kaigi_test_client_is_joined (speaker) && kaigi_test_client_is_joined (listener) &&
+                         kaigi_test_client_is_joined (garbler), SIGNAL_TIMEOUT_MS);
+  speaker_id = kaigi_test_client_get_id (speaker);
+
+  KAIGI_TEST_WAIT_UNTIL (kaigi_test_client_get_video_frames (listener, speaker_id) > 5, MEDIA_TIMEOUT_MS);
+  KAIGI_TEST_WAIT_UNTIL (kaigi_test_client_get_video_frames (speaker, kaigi_test_client_get_id (listener)) > 5,
+                         MEDIA_TIMEOUT_MS);
+  KAIGI_TEST_WAIT_UNTIL (kaigi_test_client_get_video_frames (garbler, speaker_id) > 5, MEDIA_TIMEOUT_MS);
+  KAIGI_TEST_WAIT_UNTIL (kaigi_test_client_has_track_from (listener, kaigi_test_client_get_id (garbler), "video") &&
+                         kaigi_test_client_has_track_from (listener, kaigi_test_client_get_id (garbler), "audio"),
+                         MEDIA_TIMEOUT_MS);
+  /* What the garbage decodes to, here as in the recorder: nothing blue */
+  g_test_message ("the listener decoded %" G_GUINT64_FORMAT " pictures of the garbage",
+                  kaigi_test_client_get_video_frames (listener, kaigi_test_client_get_id (garbler)));
+
+  {
+    g_autoptr(JsonNode) started = kaigi_test_http_request_json (f->port, "POST", "/api/rooms/noise/recording",
+                                                                NULL, &status, &error);
+
+    g_assert_no_error (error);
+    g_assert_cmpuint (status, ==, 201);
+    file = g_strdup (json_object_get_string_member (node_object (started), "file"));
+  }
+  t_start = g_get_monotonic_time ();
+  frames_before = kaigi_test_client_get_video_frames (listener, speaker_id);
+  run_for (6000);
+  {
+    g_autoptr(JsonNode) finished = kaigi_test_http_request_json (f->port, "DELETE", "/api/rooms/noise/recording",
+                                                                 NULL, &status, &error);
+
+    g_assert_no_error (error);
+    g_assert_cmpuint (status, ==, 200);
+  }
+  t_stop = g_get_monotonic_time ();
+
+  /* Forwarding went on: about 15 fps of the speaker for 6 s */
+  g_assert_cmpuint (kaigi_test_client_get_video_frames (listener, speaker_id) - frames_before, >, 60);
+  g_assert_true (kaigi_test_client_is_joined (garbler));
+
+  /* Not inside a wait: the HTTP helper waits on its own */
+  for (n = 0; n < 75 && !recording_listed (f, file); n++)
+    run_for (200);
+  g_assert_true (recording_listed (f, file));
+
+  path = g_build_filename (f->recordings_dir, file, NULL);
+  if (!decode_file (path, &decoded, &error))
+    g_error ("%s", error->message);
+  g_test_message ("%u frames over %" G_GUINT64_FORMAT " ms for %" G_GINT64_FORMAT " ms of wall time",
+                  decoded.video_pts->len, span (decoded.video_pts) / GST_MSECOND, (t_stop - t_start) / 1000);
+  g_assert_cmpuint (colour_between (&decoded, FALSE, 500, 5500, &n), ==, RED);
+  g_assert_cmpuint (span (decoded.video_pts), >=, (guint64) ((t_stop - t_start) / 1000 - 1000) * GST_MSECOND);
+  g_assert_cmpuint (largest_gap (decoded.video_pts, NULL), <=, MAX_GAP);
+  g_assert_cmpuint (largest_gap (decoded.audio_pts, decoded.audio_end), <=, MAX_GAP);
+  /* The garbler's tile, the second of the filmstrip, never shows its
+   * colour: garbage does not decode to it */
+  for (i = 0, blue = 0; i < decoded.second_colour->len; i++)
+    if (kaigi_test_colour_near (g_array_index (decoded.second_colour, guint32, i), BLUE, COLOUR_TOLERANCE))
+      blue++;
+  g_test_message ("the garbler's tile was blue in %u of %u frames", blue, decoded.second_colour->len);
+  g_assert_cmpuint (blue, ==, 0);
+  decoded_clear (&decoded);
+}
+
 /* A client that sends no RFC 6464 levels speaks: while recording, the
  * level meters on its decoded audio make it the speaker */
 static void
@@ -1373,6 +1469,7 @@ main (int   argc,
               fixture_teardown);
   g_test_add ("/recording/two-rooms-and-a-stall", Fixture, NULL, fixture_setup, test_two_rooms_and_a_stall,
               fixture_teardown);
+  g_test_add ("/recording/garbage", Fixture, NULL, fixture_setup, test_garbage, fixture_teardown);
   g_test_add ("/recording/slow-encoder", Fixture, NULL, fixture_setup, test_slow_encoder, fixture_teardown);
   g_test_add ("/recording/speaker-without-extension", Fixture, NULL, fixture_setup,
               test_speaker_without_extension, fixture_teardown);
