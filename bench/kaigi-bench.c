@@ -212,7 +212,8 @@ typedef struct
 /* Where a recorder thread's CPU goes, by its name (see classify_thread) */
 typedef enum
 {
-  SHARE_DECODE,                 /* "queue#:src": depayloader + decoder + convert, per track */
+  SHARE_DECODE,                 /* "queue#:src", "rtpjitterbuffer": jitterbuffer, depayloader,
+                                 * decoder, convert, per track */
   SHARE_COMPOSE,                /* "vmix:src", "amix:src": compositor, audiomixer; and
                                  * GLib pool threads new since the recording started: the
                                  * compositor's parallel conversion and blending */
@@ -2985,7 +2986,11 @@ classify_thread (const char *name)
     return SHARE_ENCODE_VIDEO;
   if (g_str_equal (name, "aqueue:src"))
     return SHARE_ENCODE_AUDIO;
-  if (g_str_has_prefix (name, "queue") && g_str_has_suffix (name, ":src"))
+  /* A decoding branch: its leaky queue's thread (depayloader, decoder)
+   * and its jitterbuffer's ("rtpjitterbufferN:src" and its timer, both
+   * named "rtpjitterbuffer" by the kernel's 15 characters) */
+  if ((g_str_has_prefix (name, "queue") && g_str_has_suffix (name, ":src")) ||
+      g_str_has_prefix (name, "rtpjitterbuffer"))
     return SHARE_DECODE;
   if (g_str_equal (name, "vbase:src") || g_str_equal (name, "abase:src") ||
       g_str_equal (name, "source:src"))
