@@ -739,12 +739,13 @@ shield_level (GstPad          *pad,
   return GST_PAD_PROBE_OK;
 }
 
-/* Streaming thread of a video decoding branch: pictures larger than
- * KAIGI_MEDIA_MAX_PICTURE_SIDE never reach the decoder. Caps announcing
- * one are held back, with a warning on the bus, and so is everything up
- * to the next caps within the limit (the next key frame of a smaller
- * size): the tile keeps its last picture. @user_data: a gint, whether the
- * current picture is too large. */
+/* Streaming thread of a video decoding branch: no picture larger than
+ * KAIGI_MEDIA_MAX_PICTURE_SIDE reaches the decoder. Caps announcing one
+ * go on (the decoder allocates nothing until it decodes a frame; holding
+ * caps back would put the segment ahead of them), with a warning on the
+ * bus, but every buffer is dropped until caps within the limit come (the
+ * next key frame of a smaller size): the tile keeps its last picture.
+ * @user_data: a gint, whether the current picture is too large. */
 static GstPadProbeReturn
 limit_picture_size (GstPad          *pad,
                     GstPadProbeInfo *info,
@@ -784,7 +785,7 @@ limit_picture_size (GstPad          *pad,
         gst_element_post_message (GST_ELEMENT (parent), gst_message_new_warning (parent, error, NULL));
       g_atomic_int_set (too_large, TRUE);
     }
-  return GST_PAD_PROBE_DROP;
+  return GST_PAD_PROBE_OK;
 }
 
 /**

@@ -4,7 +4,8 @@
  * through the recording's decoding branch (kaigi_media_make_decode_bin).
  * Pictures up to KAIGI_MEDIA_MAX_PICTURE_SIDE a side are decoded; a wider
  * or taller one never reaches the decoder (it does not even negotiate its
- * size), the branch says so with a warning and carries on to the end. The streams are a few pixels high,
+ * size), the branch says so with a warning and carries on: a stream that
+ * comes back under the limit is decoded again from its next key frame. The streams are a few pixels high,
  * so that the large side costs nothing to encode.
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
@@ -22,7 +23,8 @@ typedef struct
   const char *decoder;   /* the decoder's factory, whose output is watched */
   int width;
   int height;
-  gboolean decodes;      /* whether pictures come out */
+  int then_width;        /* then this size, if not 0 */
+  int then_height;
 } Case;
 
 typedef struct
@@ -31,6 +33,7 @@ typedef struct
   gboolean failed;
   gboolean warned;
   gboolean decoder_negotiated;
+  int decoded_width;     /* of the decoder's last caps */
 } Result;
 
 static gboolean
@@ -48,11 +51,15 @@ run_case (const Case *c,
           Result     *result)
 {
   g_autoptr(GError) error = NULL;
-  g_autofree char *description = g_strdup_printf (
+  g_autofree char *then = c->then_width == 0 ? g_strdup ("") : g_strdup_printf (
     "videotestsrc num-buffers=20 pattern=ball ! video/x-raw,format=I420,width=%d,height=%d,framerate=30/1 "
-    "! %s ! application/x-rtp,media=video,encoding-name=%s,clock-rate=90000,payload=96 "
-    "! identity name=rtp",
-    c->width, c->height, c->encoder, c->encoding);
+    "! c. ", c->then_width, c->then_height);
+  g_autofree char *description = g_strdup_printf (
+    "concat name=c ! %s ! application/x-rtp,media=video,encoding-name=%s,clock-rate=90000,payload=96 "
+    "! identity name=rtp "
+    "videotestsrc num-buffers=%d pattern=ball ! video/x-raw,format=I420,width=%d,height=%d,framerate=30/1 "
+    "! c. %s",
+    c->encoder, c->encoding, c->then_width == 0 ? 20 : 10, c->width, c->height, then);
   g_autoptr(GstElement) pipeline = gst_parse_launch (description, &error);
   g_autoptr(GstElement) rtp = NULL;
   g_autoptr(GstCaps) rtp_caps = NULL;
@@ -124,6 +131,8 @@ run_case (const Case *c,
     g_autoptr(GstCaps) caps = gst_pad_get_current_caps (src);
 
     result->decoder_negotiated = caps != NULL;
+    if (caps)
+      gst_structure_get_int (gst_caps_get_structure (caps, 0), "width", &result->decoded_width);
   }
   gst_element_set_state (pipeline, GST_STATE_NULL);
 }
@@ -133,6 +142,7 @@ test_case (gconstpointer data)
 {
   const Case *c = data;
   Result result = { 0 };
+  gboolean too_large = c->width > KAIGI_MEDIA_MAX_PICTURE_SIDE || c->height > KAIGI_MEDIA_MAX_PICTURE_SIDE;
   const char *needed[] = { c->decoder, NULL, NULL };
   guint i;
 
@@ -151,16 +161,23 @@ test_case (gconstpointer data)
   run_case (c, &result);
   g_test_message ("%s %dx%d: %u pictures decoded", c->encoding, c->width, c->height, result.n_frames);
   g_assert_false (result.failed);
-  if (c->decodes)
+  g_assert_cmpint (result.warned, ==, too_large);
+  if (c->then_width != 0)
     {
-      g_assert_cmpuint (result.n_frames, >, 10);
-      g_assert_false (result.warned);
+      /* Back under the limit: decoded again from the next key frame */
+      g_assert_cmpuint (result.n_frames, >=, 15);
+      g_assert_cmpuint (result.n_frames, <=, 20);
+      g_assert_cmpint (result.decoded_width, ==, c->then_width);
+    }
+  else if (too_large)
+    {
+      g_assert_cmpuint (result.n_frames, ==, 0);
+      g_assert_false (result.decoder_negotiated);
     }
   else
     {
-      g_assert_cmpuint (result.n_frames, ==, 0);
-      g_assert_true (result.warned);
-      g_assert_false (result.decoder_negotiated);
+      g_assert_cmpuint (result.n_frames, ==, 20);
+      g_assert_cmpint (result.decoded_width, ==, c->width);
     }
 }
 
@@ -171,12 +188,14 @@ main (int   argc,
 #define VP8 "vp8enc deadline=1 keyframe-max-dist=10 ! rtpvp8pay pt=96"
 #define H264 "x264enc tune=zerolatency speed-preset=ultrafast key-int-max=10 ! rtph264pay pt=96 config-interval=-1"
   static const Case cases[] = {
-    { VP8, "VP8", "vp8dec", 320, 240, TRUE },
-    { VP8, "VP8", "vp8dec", KAIGI_MEDIA_MAX_PICTURE_SIDE, 16, TRUE },
-    { VP8, "VP8", "vp8dec", KAIGI_MEDIA_MAX_PICTURE_SIDE + 16, 16, FALSE },
-    { VP8, "VP8", "vp8dec", 16, KAIGI_MEDIA_MAX_PICTURE_SIDE + 16, FALSE },
-    { H264, "H264", "avdec_h264", 320, 240, TRUE },
-    { H264, "H264", "avdec_h264", KAIGI_MEDIA_MAX_PICTURE_SIDE + 16, 16, FALSE },
+    { VP8, "VP8", "vp8dec", 320, 240 },
+    { VP8, "VP8", "vp8dec", KAIGI_MEDIA_MAX_PICTURE_SIDE, 16 },
+    { VP8, "VP8", "vp8dec", KAIGI_MEDIA_MAX_PICTURE_SIDE + 16, 16 },
+    { VP8, "VP8", "vp8dec", 16, KAIGI_MEDIA_MAX_PICTURE_SIDE + 16 },
+    { VP8, "VP8", "vp8dec", KAIGI_MEDIA_MAX_PICTURE_SIDE + 16, 16, 320, 240 },
+    { H264, "H264", "avdec_h264", 320, 240 },
+    { H264, "H264", "avdec_h264", KAIGI_MEDIA_MAX_PICTURE_SIDE + 16, 16 },
+    { H264, "H264", "avdec_h264", KAIGI_MEDIA_MAX_PICTURE_SIDE + 16, 16, 320, 240 },
   };
   guint i;
 
@@ -185,8 +204,11 @@ main (int   argc,
 
   for (i = 0; i < G_N_ELEMENTS (cases); i++)
     {
-      g_autofree char *path = g_strdup_printf ("/decode-limits/%s/%dx%d", cases[i].encoding,
-                                               cases[i].width, cases[i].height);
+      g_autofree char *then = cases[i].then_width ? g_strdup_printf ("-then-%dx%d", cases[i].then_width,
+                                                                     cases[i].then_height)
+                                                  : g_strdup ("");
+      g_autofree char *path = g_strdup_printf ("/decode-limits/%s/%dx%d%s", cases[i].encoding,
+                                               cases[i].width, cases[i].height, then);
 
       g_test_add_data_func (path, &cases[i], test_case);
     }
