@@ -740,7 +740,8 @@ shield_level (GstPad          *pad,
 }
 
 /* Streaming thread of a video decoding branch: no picture larger than
- * KAIGI_MEDIA_MAX_PICTURE_SIDE reaches the decoder. Caps announcing one
+ * KAIGI_MEDIA_MAX_PICTURE_SIDE a side or KAIGI_MEDIA_MAX_PICTURE_AREA in
+ * all reaches the decoder. Caps announcing one
  * go on (the decoder allocates nothing until it decodes a frame; holding
  * caps back would put the segment ahead of them), with a warning on the
  * bus, but every buffer is dropped until caps within the limit come (the
@@ -766,7 +767,9 @@ limit_picture_size (GstPad          *pad,
   gst_event_parse_caps (event, &caps);
   s = gst_caps_get_structure (caps, 0);
   if (!gst_structure_get_int (s, "width", &width) || !gst_structure_get_int (s, "height", &height) ||
-      (width <= KAIGI_MEDIA_MAX_PICTURE_SIDE && height <= KAIGI_MEDIA_MAX_PICTURE_SIDE))
+      (width > 0 && height > 0 &&
+       width <= KAIGI_MEDIA_MAX_PICTURE_SIDE && height <= KAIGI_MEDIA_MAX_PICTURE_SIDE &&
+       (gint64) width * height <= KAIGI_MEDIA_MAX_PICTURE_AREA))
     {
       g_atomic_int_set (too_large, FALSE);
       return GST_PAD_PROBE_OK;
@@ -777,9 +780,10 @@ limit_picture_size (GstPad          *pad,
       g_autoptr(GstObject) parent = gst_pad_get_parent (pad);
       g_autoptr(GError) error = g_error_new (GST_STREAM_ERROR, GST_STREAM_ERROR_FORMAT,
                                              "a picture of %d×%d is larger than a recording decodes "
-                                             "(%d pixels a side): the track's pictures are left out "
-                                             "until they are smaller",
-                                             width, height, KAIGI_MEDIA_MAX_PICTURE_SIDE);
+                                             "(%d pixels a side, %d in all): the track's pictures are "
+                                             "left out until they are smaller",
+                                             width, height, KAIGI_MEDIA_MAX_PICTURE_SIDE,
+                                             KAIGI_MEDIA_MAX_PICTURE_AREA);
 
       if (parent)
         gst_element_post_message (GST_ELEMENT (parent), gst_message_new_warning (parent, error, NULL));
@@ -802,7 +806,8 @@ limit_picture_size (GstPad          *pad,
  * depayloader and decoder
  * (told to skip undecodable frames rather than fail, `max-errors=-1`)
  * for the track's codec (VP8, H.264 or Opus; a video picture larger than
- * %KAIGI_MEDIA_MAX_PICTURE_SIDE a side never reaches the decoder: a
+ * %KAIGI_MEDIA_MAX_PICTURE_SIDE a side or %KAIGI_MEDIA_MAX_PICTURE_AREA
+ * in all never reaches the decoder: a
  * warning on the bus, and the tile keeps its last picture until the
  * pictures are smaller), then for video
  * videoconvert, for

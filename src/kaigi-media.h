@@ -41,13 +41,24 @@ G_BEGIN_DECLS
  * KAIGI_MEDIA_MAX_PICTURE_SIDE:
  *
  * The largest width or height (pixels) of a published picture that a
- * recording decodes: 4096, past 4K UHD in either orientation. A VP8 key
- * frame header (RFC 6386 §9.1) or an H.264 sequence parameter set can
- * claim pictures up to 16383 pixels a side, which would have the decoder
- * allocate gigabytes and the compositor scale them every frame. A larger
- * picture is not decoded: its tile keeps the last picture that was.
+ * recording decodes: 8192. With %KAIGI_MEDIA_MAX_PICTURE_AREA, this lets
+ * through 8K UHD in either orientation and a 5K or 6K screen shared at its
+ * native resolution. A VP8 key frame header (RFC 6386 §9.1) or an H.264
+ * sequence parameter set can claim pictures up to 16383 pixels a side,
+ * which would have the decoder allocate gigabytes and the compositor
+ * scale them every frame. A larger picture is not decoded: its tile keeps
+ * the last picture that was.
  */
-#define KAIGI_MEDIA_MAX_PICTURE_SIDE 4096
+#define KAIGI_MEDIA_MAX_PICTURE_SIDE 8192
+
+/**
+ * KAIGI_MEDIA_MAX_PICTURE_AREA:
+ *
+ * The largest picture (pixels) a recording decodes: 8192 × 4320, about
+ * 35 million pixels, 53 MB a frame in I420. See
+ * %KAIGI_MEDIA_MAX_PICTURE_SIDE.
+ */
+#define KAIGI_MEDIA_MAX_PICTURE_AREA (8192 * 4320)
 
 /**
  * KaigiTrackKind:
