@@ -1609,7 +1609,9 @@ fail (KaigiRecorder *self,
  * Handles the recorder's own messages: an ERROR from its elements (a full
  * disk, an encoder failure) stops the recording and keeps what was
  * written; an ERROR from one participant's decoder only drops that
- * branch; `level` meter messages become ::audio-level. Main context only.
+ * branch; a WARNING that a participant's picture is too large to decode
+ * is logged; `level` meter messages become ::audio-level. Main context
+ * only.
  *
  * Returns: %TRUE if @message came from the recorder
  */
@@ -1666,6 +1668,21 @@ kaigi_recorder_handle_message (KaigiRecorder *self,
                 fail (self, error);
               }
           }
+        return TRUE;
+      }
+
+    case GST_MESSAGE_WARNING:
+      {
+        g_autoptr(GError) error = NULL;
+
+        /* A picture too large to decode (kaigi_media_make_decode_bin);
+         * the decoders' own warnings, one per undecodable frame of a
+         * garbled stream, stay in the debug log */
+        gst_message_parse_warning (message, &error, NULL);
+        if (owner && g_error_matches (error, GST_STREAM_ERROR, GST_STREAM_ERROR_FORMAT) &&
+            g_strcmp0 (GST_OBJECT_NAME (src), "picture") == 0)
+          g_message ("Room %s: the recording leaves out the video of %s: %s", self->room, owner,
+                     error->message);
         return TRUE;
       }
 
