@@ -75,6 +75,8 @@ struct _KaigiTestClient
   guint flash_period_ms;        /* 0: no flashes */
   gboolean no_level_extension;  /* send no RFC 6464 levels */
   gboolean garbage;             /* scramble published payloads */
+  int claimed_width;            /* if not 0, what its VP8 key frames claim */
+  int claimed_height;
   GstClockTime first_frame;     /* streaming threads, under @lock */
 
   SoupSession *session;
@@ -1177,6 +1179,33 @@ scramble_payload (GstPad          *pad,
   return GST_PAD_PROBE_OK;
 }
 
+/* Streaming thread: the client's VP8 key frames claim another picture
+ * size in their header (RFC 6386 §9.1: after the frame tag and the start
+ * code, width and height, 14 bits each, little endian) */
+static GstPadProbeReturn
+claim_size (GstPad          *pad,
+            GstPadProbeInfo *info,
+            gpointer         user_data)
+{
+  KaigiTestClient *self = user_data;
+  GstBuffer *buffer = gst_buffer_make_writable (GST_PAD_PROBE_INFO_BUFFER (info));
+  GstMapInfo map;
+
+  GST_PAD_PROBE_INFO_DATA (info) = buffer;
+  if (gst_buffer_map (buffer, &map, GST_MAP_READWRITE))
+    {
+      if (map.size >= 10 && !(map.data[0] & 0x01))
+        {
+          GST_WRITE_UINT16_LE (map.data + 6, (GST_READ_UINT16_LE (map.data + 6) & 0xc000) |
+                                             (self->claimed_width & 0x3fff));
+          GST_WRITE_UINT16_LE (map.data + 8, (GST_READ_UINT16_LE (map.data + 8) & 0xc000) |
+                                             (self->claimed_height & 0x3fff));
+        }
+      gst_buffer_unmap (buffer, &map);
+    }
+  return GST_PAD_PROBE_OK;
+}
+
 static GstElement *
 make_source_branch (KaigiTestClient *self,
                     gboolean         is_video,
@@ -1191,7 +1220,7 @@ make_source_branch (KaigiTestClient *self,
     description = g_strdup_printf (
       "videotestsrc name=camera is-live=true pattern=solid-color foreground-color=0x%08X ! "
       "video/x-raw,width=160,height=120,framerate=15/1 ! "
-      "vp8enc deadline=1 cpu-used=16 threads=1 keyframe-max-dist=60 "
+      "vp8enc name=encoder deadline=1 cpu-used=16 threads=1 keyframe-max-dist=60 "
       "target-bitrate=200000 error-resilient=default lag-in-frames=0 ! "
       "rtpvp8pay name=pay mtu=1200 picture-id-mode=15-bit",
       0xFF000000u | self->rgb);
@@ -1222,6 +1251,14 @@ make_source_branch (KaigiTestClient *self,
       if (!self->no_level_extension)
         gst_pad_add_probe (pay_src, GST_PAD_PROBE_TYPE_BUFFER, write_audio_level, self, NULL);
       self->tone = gst_bin_get_by_name (GST_BIN (bin), "tone");
+    }
+
+  if (is_video && self->claimed_width > 0)
+    {
+      g_autoptr(GstElement) encoder = gst_bin_get_by_name (GST_BIN (bin), "encoder");
+      g_autoptr(GstPad) encoder_src = gst_element_get_static_pad (encoder, "src");
+
+      gst_pad_add_probe (encoder_src, GST_PAD_PROBE_TYPE_BUFFER, claim_size, self, NULL);
     }
 
   if (self->garbage)
@@ -3141,4 +3178,25 @@ kaigi_test_client_set_garbage (KaigiTestClient *self,
   g_return_if_fail (KAIGI_TEST_IS_CLIENT (self));
 
   self->garbage = garbage;
+}
+
+/**
+ * kaigi_test_client_set_claimed_size:
+ * @self: a test client, not connected yet
+ * @width: the width (pixels, at most 16383) its key frames claim; 0 for the real one
+ * @height: the height likewise
+ *
+ * Makes the header of every VP8 key frame the client publishes claim
+ * @width × @height (RFC 6386 §9.1) while the picture in it stays small:
+ * a forged size, as a malicious publisher could send.
+ */
+void
+kaigi_test_client_set_claimed_size (KaigiTestClient *self,
+                                    int              width,
+                                    int              height)
+{
+  g_return_if_fail (KAIGI_TEST_IS_CLIENT (self));
+
+  self->claimed_width = width;
+  self->claimed_height = height;
 }

@@ -88,6 +88,9 @@ void                   kaigi_test_client_set_audio_level_extension (KaigiTestCli
                                                               gboolean               enabled);
 void                   kaigi_test_client_set_garbage         (KaigiTestClient       *self,
                                                               gboolean               garbage);
+void                   kaigi_test_client_set_claimed_size    (KaigiTestClient       *self,
+                                                              int                    width,
+                                                              int                    height);
 void                   kaigi_test_client_set_flash           (KaigiTestClient       *self,
                                                               guint                  period_ms);
 void                   kaigi_test_client_connect             (KaigiTestClient       *self);

@@ -1413,6 +1413,116 @@ test_garbage (Fixture       *f,
   decoded_clear (&decoded);
 }
 
+/* What the server logs (the "Kaigi" domain's messages), for the tests
+ * that look for a line */
+G_LOCK_DEFINE_STATIC (logged);
+static GPtrArray *logged;
+
+static void
+keep_message (const char     *domain,
+              GLogLevelFlags  level,
+              const char     *message,
+              gpointer        user_data)
+{
+  G_LOCK (logged);
+  if (logged)
+    g_ptr_array_add (logged, g_strdup (message));
+  G_UNLOCK (logged);
+  g_test_message ("%s-Message: %s", domain, message);
+}
+
+static gboolean
+was_logged (const char *pattern)
+{
+  gboolean found = FALSE;
+  guint i;
+
+  G_LOCK (logged);
+  for (i = 0; logged && i < logged->len && !found; i++)
+    found = g_pattern_match_simple (pattern, g_ptr_array_index (logged, i));
+  G_UNLOCK (logged);
+  return found;
+}
+
+/* A publisher whose VP8 key frames claim a picture wider than a recording
+ * decodes (8192): the server says so, leaves its video out, and the
+ * recording goes on with everyone else */
+static void
+test_too_large (Fixture       *f,
+                gconstpointer  data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *file = NULL;
+  g_autofree char *path = NULL;
+  g_autofree char *expected = NULL;
+  Decoded decoded = { 0 };
+  KaigiTestClient *speaker, *listener, *big;
+  gint64 t_start, t_stop;
+  guint handler, status, n;
+
+  G_LOCK (logged);
+  logged = g_ptr_array_new_with_free_func (g_free);
+  G_UNLOCK (logged);
+  handler = g_log_set_handler ("Kaigi", G_LOG_LEVEL_MESSAGE, keep_message, NULL);
+
+  speaker = add_client (f, "big", "Speaker", RED);
+  kaigi_test_client_set_tone_volume (speaker, LOUD);
+  listener = add_client (f, "big", "Listener", GREEN);
+  big = kaigi_test_client_new (f->port, "big", "Big", BLUE, TRUE, TRUE);
+  kaigi_test_client_set_claimed_size (big, 8208, 16);
+  kaigi_test_client_set_tone_volume (big, SILENT);
+  g_ptr_array_add (f->clients, big);
+  kaigi_test_client_connect (big);
+  KAIGI_TEST_WAIT_UNTIL (kaigi_test_client_is_joined (speaker) && kaigi_test_client_is_joined (listener) &&
+                         kaigi_test_client_is_joined (big), SIGNAL_TIMEOUT_MS);
+  KAIGI_TEST_WAIT_UNTIL (kaigi_test_client_get_video_frames (listener, kaigi_test_client_get_id (speaker)) > 5 &&
+                         kaigi_test_client_get_video_frames (big, kaigi_test_client_get_id (speaker)) > 5 &&
+                         kaigi_test_client_has_track_from (listener, kaigi_test_client_get_id (big), "video"),
+                         MEDIA_TIMEOUT_MS);
+
+  {
+    g_autoptr(JsonNode) started = kaigi_test_http_request_json (f->port, "POST", "/api/rooms/big/recording",
+                                                                NULL, &status, &error);
+
+    g_assert_no_error (error);
+    g_assert_cmpuint (status, ==, 201);
+    file = g_strdup (json_object_get_string_member (node_object (started), "file"));
+  }
+  t_start = g_get_monotonic_time ();
+  run_for (4000);
+  {
+    g_autoptr(JsonNode) finished = kaigi_test_http_request_json (f->port, "DELETE", "/api/rooms/big/recording",
+                                                                 NULL, &status, &error);
+
+    g_assert_no_error (error);
+    g_assert_cmpuint (status, ==, 200);
+  }
+  t_stop = g_get_monotonic_time ();
+  /* Not inside a wait: the HTTP helper waits on its own */
+  for (n = 0; n < 75 && !recording_listed (f, file); n++)
+    run_for (200);
+  g_assert_true (recording_listed (f, file));
+
+  expected = g_strdup_printf ("Room big: the recording leaves out the video of %s: "
+                              "a picture of 8208×16 is larger than a recording decodes*",
+                              kaigi_test_client_get_id (big));
+  g_assert_true (was_logged (expected));
+  g_log_remove_handler ("Kaigi", handler);
+  G_LOCK (logged);
+  g_clear_pointer (&logged, g_ptr_array_unref);
+  G_UNLOCK (logged);
+
+  path = g_build_filename (f->recordings_dir, file, NULL);
+  if (!decode_file (path, &decoded, &error))
+    g_error ("%s", error->message);
+  g_assert_cmpuint (colour_between (&decoded, FALSE, 500, 3500, &n), ==, RED);
+  g_assert_cmpuint (colour_between (&decoded, TRUE, 500, 3500, &n), ==, GREEN);
+  g_assert_cmpuint (span (decoded.video_pts), >=, (guint64) ((t_stop - t_start) / 1000 - 1000) * GST_MSECOND);
+  g_assert_cmpuint (largest_gap (decoded.video_pts, NULL), <=, MAX_GAP);
+  g_assert_cmpuint (largest_gap (decoded.audio_pts, decoded.audio_end), <=, MAX_GAP);
+  decoded_clear (&decoded);
+}
+
 /* A client that sends no RFC 6464 levels speaks: while recording, the
  * level meters on its decoded audio make it the speaker */
 static void
@@ -1470,6 +1580,7 @@ main (int   argc,
   g_test_add ("/recording/two-rooms-and-a-stall", Fixture, NULL, fixture_setup, test_two_rooms_and_a_stall,
               fixture_teardown);
   g_test_add ("/recording/garbage", Fixture, NULL, fixture_setup, test_garbage, fixture_teardown);
+  g_test_add ("/recording/too-large", Fixture, NULL, fixture_setup, test_too_large, fixture_teardown);
   g_test_add ("/recording/slow-encoder", Fixture, NULL, fixture_setup, test_slow_encoder, fixture_teardown);
   g_test_add ("/recording/speaker-without-extension", Fixture, NULL, fixture_setup,
               test_speaker_without_extension, fixture_teardown);
