@@ -948,7 +948,8 @@ make_text_card (const char    *description,
  *
  * The tile of a participant without a picture (camera off, no camera, not
  * decoded yet): a live 320×180 plain colour at 5 fps with @text centred
- * (textoverlay "label"). Ghost pad "src".
+ * (textoverlay "label", a fixed size, about a sixth of the card's
+ * height; a long name wraps). Ghost pad "src".
  *
  * Returns: (transfer floating) (nullable): the bin, or %NULL
  */
@@ -962,7 +963,7 @@ kaigi_media_make_placeholder_bin (guint32       argb,
     "videotestsrc name=source is-live=true pattern=solid-color foreground-color=%u "
     "! video/x-raw,format=I420,width=320,height=180,framerate=5/1 "
     "! textoverlay name=label valignment=center halignment=center "
-    "  font-desc=\"Sans Bold 30\" wait-text=false",
+    "  font-desc=\"Sans Bold 22\" auto-resize=false wait-text=false",
     argb);
 
   return make_text_card (description, text, start, "placeholder tile", error);
@@ -975,8 +976,11 @@ kaigi_media_make_placeholder_bin (guint32       argb,
  * @error: return location for a #KAIGI_MEDIA_ERROR
  *
  * A name plate for a composite tile: @text on a dark live 200×32 I420
- * band at 5 fps, drawn by textoverlay "label", which the compositor puts
- * over the tile's lower left corner. (Opaque on purpose: compositor only
+ * band at 5 fps, drawn by textoverlay "label" at a fixed size that fills
+ * the band (not `auto-resize`, which scales fonts to the band's width
+ * against 640 pixels and made them 5 points), on one line, cut off at
+ * the right edge when too long; the compositor puts the band over the
+ * tile's lower left corner. (Opaque on purpose: compositor only
  * accepts alpha inputs when its output has alpha, and converting 720p
  * from AYUV to I420 for the encoder would cost more than the labels.)
  * Ghost pad "src".
@@ -992,6 +996,6 @@ kaigi_media_make_label_bin (const char   *text,
     "videotestsrc name=source is-live=true pattern=solid-color foreground-color=0xFF202020 "
     "! video/x-raw,format=I420,width=200,height=32,framerate=5/1 "
     "! textoverlay name=label valignment=center halignment=left xpad=8 "
-    "  font-desc=\"Sans Bold 15\" wait-text=false",
+    "  font-desc=\"Sans Bold 11\" auto-resize=false wrap-mode=none wait-text=false",
     text, start, "name label", error);
 }
