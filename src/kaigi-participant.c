@@ -68,6 +68,7 @@ struct _KaigiParticipant
   char *name;
   gboolean audio;
   gboolean video;
+  GStrv video_codecs;           /* encoding names it decodes; NULL: all */
 
   GMainContext *context;
   GstBin *pipeline;
@@ -237,6 +238,7 @@ kaigi_participant_finalize (GObject *object)
 
   g_free (self->id);
   g_free (self->name);
+  g_strfreev (self->video_codecs);
   g_mutex_clear (&self->level_lock);
   g_main_context_unref (self->context);
 
@@ -1222,9 +1224,11 @@ kaigi_participant_send_chat (KaigiParticipant *self,
  * @error: return location for a #KAIGI_PROTOCOL_ERROR
  *   (%KAIGI_PROTOCOL_ERROR_UNEXPECTED_ANSWER or %KAIGI_PROTOCOL_ERROR_INVALID_SDP)
  *
- * Applies the answer to the outstanding offer (RFC 8829 §5.3). A refusal
- * by webrtcbin is reported later as an `error` message and the offer stays
- * outstanding. Main thread only.
+ * Applies the answer to the outstanding offer (RFC 8829 §5.3). An answer
+ * that rejects an m-line (port 0, RFC 3264 §6) is refused here with
+ * %KAIGI_PROTOCOL_ERROR_INVALID_SDP, since webrtcbin 1.22 cannot
+ * renegotiate after one. A refusal by webrtcbin is reported later as an
+ * `error` message. Either way the offer stays outstanding. Main thread only.
  *
  * Returns: %TRUE if the answer was handed to webrtcbin
  */
@@ -1254,6 +1258,31 @@ kaigi_participant_handle_answer (KaigiParticipant  *self,
                    self->n_mlines);
       g_clear_pointer (&message, gst_sdp_message_free);
       return FALSE;
+    }
+
+  /* A rejected m-line (port 0, RFC 3264 §6) would be the end of this
+   * participant, and with it of the room's pipeline: webrtcbin 1.22
+   * skips it when it applies the answer, so the transceiver keeps no mid,
+   * its sink pad stays blocked (a publisher's tee pushing into it would
+   * freeze that track for everyone), and the next offer fails an
+   * assertion in sdp_media_from_transceiver() that aborts the process.
+   * Clients say in `join` which video codecs they decode, so the server
+   * never offers them an m-line they must reject. */
+  for (guint i = 0; i < gst_sdp_message_medias_len (message); i++)
+    {
+      const GstSDPMedia *media = gst_sdp_message_get_media (message, i);
+
+      if (gst_sdp_media_get_port (media) == 0)
+        {
+          const char *mid = gst_sdp_media_get_attribute_val (media, "mid");
+
+          g_set_error (error, KAIGI_PROTOCOL_ERROR, KAIGI_PROTOCOL_ERROR_INVALID_SDP,
+                       "the answer rejects m-line %u (mid %s, port 0); the server cannot "
+                       "renegotiate a rejected m-line: give the video codecs this client "
+                       "decodes in join's video_codecs", i, mid ? mid : "none");
+          gst_sdp_message_free (message);
+          return FALSE;
+        }
     }
 
   self->negotiation = NEGOTIATION_SETTING_ANSWER;
@@ -1386,6 +1415,47 @@ kaigi_participant_get_track_caps (KaigiParticipant *self,
 }
 
 /**
+ * kaigi_participant_set_video_codecs:
+ * @self: a participant that subscribes to nothing yet
+ * @codecs: (nullable) (array zero-terminated=1): the RTP encoding names
+ *   (RFC 4855, case-insensitive: "VP8", "H264") of the video the
+ *   participant can decode, or %NULL for every codec the server forwards
+ *   (VP8 and H.264, both mandatory in browsers, RFC 7742 §5)
+ *
+ * Video published in another codec is not offered to this participant:
+ * an SFU forwards without transcoding, and an m-line the client had to
+ * reject could not be renegotiated. Main thread only.
+ */
+void
+kaigi_participant_set_video_codecs (KaigiParticipant  *self,
+                                    const char *const *codecs)
+{
+  g_return_if_fail (KAIGI_IS_PARTICIPANT (self));
+
+  g_strfreev (self->video_codecs);
+  self->video_codecs = g_strdupv ((char **) codecs);
+}
+
+static gboolean
+decodes (KaigiParticipant *self,
+         const GstCaps    *caps)
+{
+  const GstStructure *s;
+  const char *encoding;
+
+  if (self->video_codecs == NULL)
+    return TRUE;
+  s = caps && gst_caps_get_size (caps) > 0 ? gst_caps_get_structure (caps, 0) : NULL;
+  encoding = s ? gst_structure_get_string (s, "encoding-name") : NULL;
+  if (encoding == NULL)
+    return FALSE;
+  for (guint i = 0; self->video_codecs[i] != NULL; i++)
+    if (g_ascii_strcasecmp (self->video_codecs[i], encoding) == 0)
+      return TRUE;
+  return FALSE;
+}
+
+/**
  * kaigi_participant_subscribe:
  * @self: the subscriber
  * @publisher: the participant whose track to forward
@@ -1393,7 +1463,9 @@ kaigi_participant_get_track_caps (KaigiParticipant *self,
  * @error: return location for a #KAIGI_MEDIA_ERROR
  *
  * Adds a sendonly m-line carrying @publisher's @kind track unchanged
- * (SFU forwarding, no transcoding) and renegotiates. The branch is linked
+ * (SFU forwarding, no transcoding) and renegotiates; video in a codec the
+ * subscriber does not decode (kaigi_participant_set_video_codecs()) is
+ * left out, and that is no error. The branch is linked
  * once the answer is applied; until then webrtcbin would block it.
  * Main thread only.
  *
@@ -1416,6 +1488,17 @@ kaigi_participant_subscribe (KaigiParticipant  *self,
 
   if (self->shutting_down)
     return TRUE;
+
+  if (kind == KAIGI_TRACK_VIDEO && !decodes (self, publisher->track_caps[kind]))
+    {
+      const GstCaps *caps = publisher->track_caps[kind];
+      const GstStructure *s = caps && gst_caps_get_size (caps) ? gst_caps_get_structure (caps, 0) : NULL;
+      const char *encoding = s ? gst_structure_get_string (s, "encoding-name") : NULL;
+
+      g_message ("Participant %s (%s) does not decode %s video; %s's video is not forwarded to it",
+                 self->id, self->name, encoding ? encoding : "this", publisher->id);
+      return TRUE;
+    }
 
   for (i = 0; i < self->slots->len; i++)
     {

@@ -67,6 +67,8 @@ GstElement       *kaigi_participant_get_track_tee  (KaigiParticipant   *self,
                                                     KaigiTrackKind      kind);
 const GstCaps    *kaigi_participant_get_track_caps (KaigiParticipant   *self,
                                                     KaigiTrackKind      kind);
+void              kaigi_participant_set_video_codecs (KaigiParticipant *self,
+                                                    const char *const *codecs);
 gboolean          kaigi_participant_subscribe      (KaigiParticipant   *self,
                                                     KaigiParticipant   *publisher,
                                                     KaigiTrackKind      kind,

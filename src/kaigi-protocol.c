@@ -5,6 +5,8 @@
 
 #include "config.h"
 
+#include <string.h>
+
 #include <json-glib/json-glib.h>
 
 #include "kaigi-protocol.h"
@@ -53,6 +55,7 @@ typedef enum
   FIELD_INT,
   FIELD_MLINE,
   FIELD_NULLABLE_STRING,
+  FIELD_NAME_LIST,
 } FieldKind;
 
 typedef struct
@@ -74,6 +77,7 @@ static const FieldSpec join_fields[] = {
   FIELD ("version", FIELD_INT, FALSE, version),
   FIELD ("audio", FIELD_BOOLEAN, FALSE, audio),
   FIELD ("video", FIELD_BOOLEAN, FALSE, video),
+  FIELD ("video_codecs", FIELD_NAME_LIST, FALSE, video_codecs),
   { NULL }
 };
 static const FieldSpec answer_fields[] = {
@@ -137,6 +141,7 @@ kaigi_message_free (KaigiMessage *message)
   g_free (message->candidate);
   g_free (message->text);
   g_free (message->participant);
+  g_strfreev (message->video_codecs);
   g_free (message);
 }
 
@@ -301,6 +306,29 @@ read_field (JsonObject       *object,
         return TRUE;
       }
 
+    case FIELD_NAME_LIST:
+      {
+        JsonArray *array = JSON_NODE_HOLDS_ARRAY (node) ? json_node_get_array (node) : NULL;
+        g_autoptr(GStrvBuilder) names = g_strv_builder_new ();
+        guint n = array ? json_array_get_length (array) : 0;
+
+        if (array == NULL || n > KAIGI_PROTOCOL_MAX_NAME_LIST)
+          goto wrong_type;
+        for (guint i = 0; i < n; i++)
+          {
+            JsonNode *element = json_array_get_element (array, i);
+            const char *name = JSON_NODE_HOLDS_VALUE (element) &&
+                               json_node_get_value_type (element) == G_TYPE_STRING ?
+                               json_node_get_string (element) : NULL;
+
+            if (name == NULL || name[0] == '\0' || strlen (name) > 32)
+              goto wrong_type;
+            g_strv_builder_add (names, name);
+          }
+        *(char ***) dest = g_strv_builder_end (names);
+        return TRUE;
+      }
+
     default:
       g_assert_not_reached ();
     }
@@ -310,7 +338,10 @@ wrong_type:
                "member “%s” must be a %s", spec->name,
                spec->kind == FIELD_STRING ? "string" :
                spec->kind == FIELD_NULLABLE_STRING ? "string or null" :
-               spec->kind == FIELD_BOOLEAN ? "boolean" : "whole number");
+               spec->kind == FIELD_BOOLEAN ? "boolean" :
+               spec->kind == FIELD_NAME_LIST ? "list of at most " G_STRINGIFY (KAIGI_PROTOCOL_MAX_NAME_LIST)
+                                               " names of 1 to 32 bytes" :
+               "whole number");
   return FALSE;
 }
 

@@ -43,6 +43,13 @@ G_BEGIN_DECLS
 #define KAIGI_PROTOCOL_MAX_CHAT_CHARS 2000
 
 /**
+ * KAIGI_PROTOCOL_MAX_NAME_LIST:
+ *
+ * The most names a list member (`join`'s `video_codecs`) may hold.
+ */
+#define KAIGI_PROTOCOL_MAX_NAME_LIST 16
+
+/**
  * KaigiMessageType:
  * @KAIGI_MSG_JOIN: `join`, client → server
  * @KAIGI_MSG_ANSWER: `answer`, client → server
@@ -96,6 +103,8 @@ typedef enum
  * @mline_index: `ice`: the m-line index
  * @text: `chat`: the message text
  * @participant: `pin`: the participant to pin, %NULL to unpin
+ * @video_codecs: `join`: the RTP encoding names of the video codecs the
+ *   client decodes, %NULL when it did not say (then: all)
  *
  * A parsed, validated client message. Strings are owned by the message.
  */
@@ -112,6 +121,7 @@ struct _KaigiMessage
   guint mline_index;
   char *text;
   char *participant;
+  GStrv video_codecs;
 };
 
 /**

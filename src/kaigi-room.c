@@ -532,22 +532,26 @@ new_participant_id (KaigiRoom *self)
  * @name: the validated display name
  * @audio: the client publishes its microphone
  * @video: the client publishes its camera
+ * @video_codecs: (nullable) (array zero-terminated=1): the video codecs
+ *   the client decodes (kaigi_participant_set_video_codecs()), %NULL: all
  * @error: return location for a #KAIGI_PROTOCOL_ERROR
  *   (%KAIGI_PROTOCOL_ERROR_ROOM_FULL, %KAIGI_PROTOCOL_ERROR_INTERNAL)
  *
  * Adds a participant: its webrtcbin, subscriptions to every track already
- * published in the room, and a `participant-joined` message to the others.
+ * published in the room (video only in a codec it decodes), and a
+ * `participant-joined` message to the others.
  * The caller connects #KaigiParticipant::send-message, sends `joined`,
  * then calls kaigi_participant_start(). Main thread only.
  *
  * Returns: (transfer full) (nullable): the participant
  */
 KaigiParticipant *
-kaigi_room_join (KaigiRoom   *self,
-                 const char  *name,
-                 gboolean     audio,
-                 gboolean     video,
-                 GError     **error)
+kaigi_room_join (KaigiRoom         *self,
+                 const char        *name,
+                 gboolean           audio,
+                 gboolean           video,
+                 const char *const *video_codecs,
+                 GError           **error)
 {
   g_autoptr(KaigiParticipant) participant = NULL;
   g_autoptr(GError) local_error = NULL;
@@ -576,6 +580,7 @@ kaigi_room_join (KaigiRoom   *self,
       return NULL;
     }
 
+  kaigi_participant_set_video_codecs (participant, video_codecs);
   g_signal_connect (participant, "track-published", G_CALLBACK (on_track_published), self);
   g_signal_connect (participant, "chat-received", G_CALLBACK (on_chat_received), self);
   g_signal_connect (participant, "failed", G_CALLBACK (on_participant_failed), self);

@@ -42,6 +42,7 @@ KaigiParticipant *kaigi_room_join                (KaigiRoom             *self,
                                                   const char            *name,
                                                   gboolean               audio,
                                                   gboolean               video,
+                                                  const char *const     *video_codecs,
                                                   GError               **error);
 GArray           *kaigi_room_dup_participant_infos (KaigiRoom           *self,
                                                   KaigiParticipant      *except);

@@ -162,7 +162,8 @@ handle_join (KaigiSignalingPeer *self,
       return;
     }
 
-  participant = kaigi_room_join (room, message->name, message->audio, message->video, &error);
+  participant = kaigi_room_join (room, message->name, message->audio, message->video,
+                                 (const char *const *) message->video_codecs, &error);
   if (participant == NULL)
     {
       send_error (self, error, "join");

@@ -450,6 +450,21 @@ async function startMeeting(room, name) {
   connectSignaling();
 }
 
+// The video codecs this browser decodes, by RTP encoding name, so that the
+// server never offers an m-line the browser would have to reject
+// (docs/protocol.md, join). null where the browser cannot tell.
+function decodableVideoCodecs() {
+  const caps = window.RTCRtpReceiver && RTCRtpReceiver.getCapabilities
+    ? RTCRtpReceiver.getCapabilities('video') : null;
+  if (!caps || !Array.isArray(caps.codecs)) return null;
+  const names = [];
+  for (const c of caps.codecs) {
+    const name = (c.mimeType || '').replace(/^video\//i, '').toUpperCase();
+    if (name && !['RTX', 'RED', 'ULPFEC', 'FLEXFEC-03'].includes(name) && !names.includes(name)) names.push(name);
+  }
+  return names.slice(0, 16);
+}
+
 function connectSignaling() {
   const proto = location.protocol === 'https:' ? 'wss:' : 'ws:';
   const ws = new WebSocket(`${proto}//${location.host}/ws`);
@@ -459,7 +474,10 @@ function connectSignaling() {
   ws.addEventListener('open', () => {
     opened = true;
     const m = localMediaState();
-    send({ type: 'join', room: state.room, name: state.name, version: PROTOCOL_VERSION, audio: m.audio, video: m.video });
+    const join = { type: 'join', room: state.room, name: state.name, version: PROTOCOL_VERSION, audio: m.audio, video: m.video };
+    const codecs = decodableVideoCodecs();
+    if (codecs) join.video_codecs = codecs;
+    send(join);
     state.pingTimer = setInterval(() => send({ type: 'ping' }), PING_INTERVAL_MS);
   });
 
