@@ -77,6 +77,9 @@ struct _KaigiTestClient
   gboolean garbage;             /* scramble published payloads */
   int claimed_width;            /* if not 0, what its VP8 key frames claim */
   int claimed_height;
+  gboolean h264;                /* publish H.264 instead of VP8 */
+  gboolean refuse_h264;         /* reject forwarded H.264 m-lines */
+  GStrv video_codecs;           /* join's video_codecs; NULL: not sent */
   GstClockTime first_frame;     /* streaming threads, under @lock */
 
   SoupSession *session;
@@ -488,6 +491,21 @@ on_audio_sample (GstAppSink *sink,
 
 /* Incoming streams (webrtcbin streaming threads) {{{ */
 
+static gboolean
+have_element (const char *factory_name)
+{
+  g_autoptr(GstElementFactory) factory = gst_element_factory_find (factory_name);
+
+  return factory != NULL;
+}
+
+/* avdec_h264 (gstreamer1.0-libav) where installed, else openh264dec */
+static const char *
+h264_decoder (void)
+{
+  return have_element ("avdec_h264") ? "avdec_h264" : "openh264dec";
+}
+
 static void
 on_incoming_pad (GstElement      *webrtc,
                  GstPad          *pad,
@@ -499,6 +517,7 @@ on_incoming_pad (GstElement      *webrtc,
   g_autoptr(GstPad) sinkpad = NULL;
   g_autoptr(GstElement) sink = NULL;
   g_autofree char *mid = NULL;
+  g_autofree char *owned = NULL;
   GstAppSinkCallbacks callbacks = { NULL, };
   const char *description;
   const char *encoding = NULL;
@@ -532,6 +551,16 @@ on_incoming_pad (GstElement      *webrtc,
                     "rtpvp8depay request-keyframe=true ! vp8dec max-errors=-1 ! videoconvert ! video/x-raw,format=RGB ! "
                     "appsink name=sink sync=false async=false max-buffers=2 drop=true "
                     "enable-last-sample=false";
+    }
+  else if (g_strcmp0 (encoding, "H264") == 0)
+    {
+      is_video = TRUE;
+      owned = g_strdup_printf ("queue max-size-time=0 max-size-bytes=0 max-size-buffers=50 ! "
+                               "rtph264depay request-keyframe=true wait-for-keyframe=true ! "
+                               "h264parse ! %s ! videoconvert ! video/x-raw,format=RGB ! "
+                               "appsink name=sink sync=false async=false max-buffers=2 drop=true "
+                               "enable-last-sample=false", h264_decoder ());
+      description = owned;
     }
   else if (g_strcmp0 (encoding, "OPUS") == 0)
     {
@@ -864,6 +893,58 @@ on_local_description_set (GstPromise *promise,
   schedule (self, local_description_set_main, hop);
 }
 
+static GstCaps *codec_caps_from_media (const GstSDPMedia *media,
+                                       const char        *encoding,
+                                       int               *pt_out);
+
+/* Like a browser that cannot decode H.264 (JSEP, RFC 8829 §5.3.1: an
+ * m-line with no codec in common is rejected): every m-line on which the
+ * server would send H.264 gets port 0 and leaves the BUNDLE group. */
+static void
+refuse_h264_mlines (GstSDPMessage *sdp)
+{
+  g_autoptr(GPtrArray) refused = g_ptr_array_new_with_free_func (g_free);
+
+  for (guint i = 0; i < gst_sdp_message_medias_len (sdp); i++)
+    {
+      GstSDPMedia *media = (GstSDPMedia *) gst_sdp_message_get_media (sdp, i);
+      const char *mid = gst_sdp_media_get_attribute_val (media, "mid");
+
+      g_autoptr(GstCaps) h264 = NULL;
+      gboolean receives = FALSE;
+
+      for (guint a = 0; a < gst_sdp_media_attributes_len (media); a++)
+        receives |= g_strcmp0 (gst_sdp_media_get_attribute (media, a)->key, "recvonly") == 0;
+      if (!receives || g_strcmp0 (gst_sdp_media_get_media (media), "video") != 0)
+        continue;
+      h264 = codec_caps_from_media (media, "H264", NULL);
+      if (h264 == NULL)
+        continue;
+      gst_sdp_media_set_port_info (media, 0, 0);
+      if (mid != NULL)
+        g_ptr_array_add (refused, g_strdup (mid));
+    }
+
+  for (guint i = 0; i < gst_sdp_message_attributes_len (sdp); i++)
+    {
+      const GstSDPAttribute *attr = gst_sdp_message_get_attribute (sdp, i);
+      g_auto(GStrv) tokens = NULL;
+      g_autoptr(GString) group = NULL;
+      GstSDPAttribute replacement;
+
+      if (g_strcmp0 (attr->key, "group") != 0 || attr->value == NULL ||
+          !g_str_has_prefix (attr->value, "BUNDLE"))
+        continue;
+      tokens = g_strsplit (attr->value, " ", -1);
+      group = g_string_new ("BUNDLE");
+      for (guint t = 1; tokens[t] != NULL; t++)
+        if (!g_ptr_array_find_with_equal_func (refused, tokens[t], g_str_equal, NULL))
+          g_string_append_printf (group, " %s", tokens[t]);
+      gst_sdp_attribute_set (&replacement, "group", group->str);
+      gst_sdp_message_replace_attribute (sdp, i, &replacement);
+    }
+}
+
 static gboolean
 answer_created_main (gpointer data)
 {
@@ -898,6 +979,9 @@ answer_created_main (gpointer data)
       finish_negotiation (self);
       return G_SOURCE_REMOVE;
     }
+
+  if (self->refuse_h264)
+    refuse_h264_mlines (answer->sdp);
 
   text = gst_sdp_message_as_text (answer->sdp);
   g_free (self->last_answer);
@@ -1216,7 +1300,15 @@ make_source_branch (KaigiTestClient *self,
   g_autoptr(GstElement) pay = NULL;
   GstElement *bin;
 
-  if (is_video)
+  if (is_video && self->h264)
+    description = g_strdup_printf (
+      "videotestsrc name=camera is-live=true pattern=solid-color foreground-color=0x%08X ! "
+      "video/x-raw,width=160,height=120,framerate=15/1 ! "
+      "x264enc name=encoder tune=zerolatency speed-preset=ultrafast key-int-max=60 "
+      "bitrate=200 threads=1 ! video/x-h264,profile=constrained-baseline ! "
+      "rtph264pay name=pay mtu=1200 config-interval=-1 aggregate-mode=zero-latency",
+      0xFF000000u | self->rgb);
+  else if (is_video)
     description = g_strdup_printf (
       "videotestsrc name=camera is-live=true pattern=solid-color foreground-color=0x%08X ! "
       "video/x-raw,width=160,height=120,framerate=15/1 ! "
@@ -1396,11 +1488,11 @@ configure_publishing (KaigiTestClient *self)
           (!publishes && self->idle_sender[is_video]))
         continue;               /* set up by an earlier negotiation */
 
-      codec = codec_caps_from_media (media, is_video ? "VP8" : "OPUS", &pt);
+      codec = codec_caps_from_media (media, is_video ? (self->h264 ? "H264" : "VP8") : "OPUS", &pt);
       if (codec == NULL)
         {
           set_failure (self, "offer m-line %u (%s) has no %s", i, mid,
-                       is_video ? "VP8" : "Opus");
+                       is_video ? (self->h264 ? "H.264" : "VP8") : "Opus");
           continue;
         }
 
@@ -2007,6 +2099,7 @@ kaigi_test_client_finalize (GObject *object)
   g_clear_pointer (&self->offer_sdp, gst_sdp_message_free);
   g_free (self->room);
   g_free (self->name);
+  g_strfreev (self->video_codecs);
   g_free (self->id);
   g_free (self->failure);
   g_free (self->last_offer);
@@ -2316,6 +2409,14 @@ kaigi_test_client_send_join (KaigiTestClient *self)
   json_builder_add_boolean_value (builder, self->publish_audio);
   json_builder_set_member_name (builder, "video");
   json_builder_add_boolean_value (builder, self->publish_video);
+  if (self->video_codecs != NULL)
+    {
+      json_builder_set_member_name (builder, "video_codecs");
+      json_builder_begin_array (builder);
+      for (guint i = 0; self->video_codecs[i] != NULL; i++)
+        json_builder_add_string_value (builder, self->video_codecs[i]);
+      json_builder_end_array (builder);
+    }
   json_builder_end_object (builder);
   send_builder (self, builder);
 }
@@ -2731,6 +2832,39 @@ kaigi_test_client_has_track_from (KaigiTestClient *self,
     }
   g_mutex_unlock (&self->lock);
   return ret;
+}
+
+/**
+ * kaigi_test_client_dup_track_mid:
+ * @self: a #KaigiTestClient
+ * @participant_id: a participant id
+ * @kind: "audio" or "video"
+ *
+ * Thread-safe.
+ *
+ * Returns: (transfer full) (nullable): the mid of the m-line that the
+ *   latest offer's `tracks` gives to @participant_id's track of @kind
+ */
+char *
+kaigi_test_client_dup_track_mid (KaigiTestClient *self,
+                                 const char      *participant_id,
+                                 const char      *kind)
+{
+  char *mid = NULL;
+
+  g_return_val_if_fail (KAIGI_TEST_IS_CLIENT (self), NULL);
+  g_return_val_if_fail (kind != NULL, NULL);
+
+  g_mutex_lock (&self->lock);
+  for (guint i = 0; i < self->tracks->len && mid == NULL; i++)
+    {
+      TrackEntry *t = g_ptr_array_index (self->tracks, i);
+
+      if (g_strcmp0 (t->participant, participant_id) == 0 && g_strcmp0 (t->kind, kind) == 0)
+        mid = g_strdup (t->mid);
+    }
+  g_mutex_unlock (&self->lock);
+  return mid;
 }
 
 /**
@@ -3199,4 +3333,60 @@ kaigi_test_client_set_claimed_size (KaigiTestClient *self,
 
   self->claimed_width = width;
   self->claimed_height = height;
+}
+
+/**
+ * kaigi_test_client_set_video_codec:
+ * @self: a test client, not connected yet
+ * @encoding: "VP8" (the default) or "H264"
+ *
+ * Picks the codec the client publishes its camera in: VP8, or H.264
+ * constrained baseline (x264enc) in packetization mode 1 (RFC 6184 §5.8),
+ * one of the two the server offers on the publish m-line.
+ */
+void
+kaigi_test_client_set_video_codec (KaigiTestClient *self,
+                                   const char      *encoding)
+{
+  g_return_if_fail (KAIGI_TEST_IS_CLIENT (self));
+  g_return_if_fail (g_strcmp0 (encoding, "VP8") == 0 || g_strcmp0 (encoding, "H264") == 0);
+
+  self->h264 = g_str_equal (encoding, "H264");
+}
+
+/**
+ * kaigi_test_client_set_refuse_h264:
+ * @self: a test client, not connected yet
+ * @refuse: whether to reject forwarded H.264
+ *
+ * Makes the client answer like a browser without an H.264 decoder: every
+ * m-line on which the server would send it H.264 is rejected (port 0,
+ * RFC 3264 §6, and left out of the BUNDLE group, RFC 8843 §7.3.3).
+ */
+void
+kaigi_test_client_set_refuse_h264 (KaigiTestClient *self,
+                                   gboolean         refuse)
+{
+  g_return_if_fail (KAIGI_TEST_IS_CLIENT (self));
+
+  self->refuse_h264 = refuse;
+}
+
+/**
+ * kaigi_test_client_set_video_codecs:
+ * @self: a test client, not joined yet
+ * @codecs: (nullable) (array zero-terminated=1): what `join` gives as
+ *   `video_codecs` (the video the client decodes), or %NULL to leave the
+ *   member out
+ *
+ * The client decodes VP8 and H.264 whatever it declares.
+ */
+void
+kaigi_test_client_set_video_codecs (KaigiTestClient   *self,
+                                    const char *const *codecs)
+{
+  g_return_if_fail (KAIGI_TEST_IS_CLIENT (self));
+
+  g_strfreev (self->video_codecs);
+  self->video_codecs = g_strdupv ((char **) codecs);
 }

@@ -91,6 +91,12 @@ void                   kaigi_test_client_set_garbage         (KaigiTestClient   
 void                   kaigi_test_client_set_claimed_size    (KaigiTestClient       *self,
                                                               int                    width,
                                                               int                    height);
+void                   kaigi_test_client_set_video_codec     (KaigiTestClient       *self,
+                                                              const char            *encoding);
+void                   kaigi_test_client_set_refuse_h264     (KaigiTestClient       *self,
+                                                              gboolean               refuse);
+void                   kaigi_test_client_set_video_codecs    (KaigiTestClient       *self,
+                                                              const char *const     *codecs);
 void                   kaigi_test_client_set_flash           (KaigiTestClient       *self,
                                                               guint                  period_ms);
 void                   kaigi_test_client_connect             (KaigiTestClient       *self);
@@ -133,6 +139,9 @@ const char            *kaigi_test_client_get_last_offer      (KaigiTestClient   
 const char            *kaigi_test_client_get_last_answer     (KaigiTestClient       *self);
 gboolean               kaigi_test_client_is_ice_connected    (KaigiTestClient       *self);
 gboolean               kaigi_test_client_has_track_from      (KaigiTestClient       *self,
+                                                              const char            *participant_id,
+                                                              const char            *kind);
+char                  *kaigi_test_client_dup_track_mid       (KaigiTestClient       *self,
                                                               const char            *participant_id,
                                                               const char            *kind);
 

@@ -15,6 +15,7 @@
 #include <glib/gstdio.h>
 #include <sys/prctl.h>
 #include <gst/gst.h>
+#include <gst/sdp/sdp.h>
 #include <json-glib/json-glib.h>
 
 #include "kaigi-config.h"
@@ -1151,6 +1152,119 @@ test_receive_only (Fixture       *f,
 
 /* }}} */
 
+/* (j) H.264: forwarded to those who take it, refused by those who don't {{{ */
+
+static KaigiTestClient *
+add_h264_client (Fixture           *f,
+                 const char        *name,
+                 guint32            rgb,
+                 const char        *publishes,
+                 const char *const *video_codecs,
+                 gboolean           refuse_h264)
+{
+  KaigiTestClient *client = kaigi_test_client_new (f->port, "h264", name, rgb, TRUE, TRUE);
+
+  g_ptr_array_add (f->clients, client);
+  kaigi_test_client_set_video_codec (client, publishes);
+  kaigi_test_client_set_video_codecs (client, video_codecs);
+  kaigi_test_client_set_refuse_h264 (client, refuse_h264);
+  kaigi_test_client_connect (client);
+  return client;
+}
+
+/* Whether the offer @rx was last sent carries @tx's video in @encoding */
+static gboolean
+offer_video_encoding_is (KaigiTestClient *rx,
+                         KaigiTestClient *tx,
+                         const char      *encoding)
+{
+  g_autoptr(GstSDPMessage) sdp = NULL;
+  g_autofree char *mid = NULL;
+  g_autofree char *wanted = g_strdup_printf (" %s/90000", encoding);
+  const char *text = kaigi_test_client_get_last_offer (rx);
+
+  mid = kaigi_test_client_dup_track_mid (rx, kaigi_test_client_get_id (tx), "video");
+  if (text == NULL || mid == NULL || gst_sdp_message_new_from_text (text, &sdp) != GST_SDP_OK)
+    return FALSE;
+
+  for (guint i = 0; i < gst_sdp_message_medias_len (sdp); i++)
+    {
+      const GstSDPMedia *media = gst_sdp_message_get_media (sdp, i);
+
+      if (g_strcmp0 (gst_sdp_media_get_attribute_val (media, "mid"), mid) != 0)
+        continue;
+      for (guint a = 0; a < gst_sdp_media_attributes_len (media); a++)
+        {
+          const GstSDPAttribute *attr = gst_sdp_media_get_attribute (media, a);
+
+          if (g_strcmp0 (attr->key, "rtpmap") == 0 && attr->value != NULL &&
+              g_str_has_suffix (attr->value, wanted))
+            return TRUE;
+        }
+    }
+  return FALSE;
+}
+
+static void
+test_h264 (Fixture       *f,
+           gconstpointer  data)
+{
+  static const char *const vp8_only[] = { "VP8", NULL };
+  KaigiTestClient *c[5];
+  g_autoptr(JsonNode) room = NULL;
+  JsonObject *p;
+  guint64 before;
+  guint status = 0;
+
+  SKIP_IF_NEEDED (f);
+
+  /* A publishes H.264 and B, who says nothing of codecs, takes it; C
+   * decodes VP8 only, so it is not offered A's video */
+  c[0] = add_h264_client (f, "avc", RED, "H264", NULL, FALSE);
+  c[1] = add_h264_client (f, "vp8", GREEN, "VP8", NULL, FALSE);
+  c[2] = add_h264_client (f, "vp8-only", BLUE, "VP8", vp8_only, FALSE);
+
+  WAIT (all_joined (c, 3) && rosters_complete (c, 3), SIGNAL_TIMEOUT_MS);
+  WAIT (receives_video (c[1], c[0], MIN_FRAMES) &&
+        receives_video (c[0], c[1], MIN_FRAMES) && receives_video (c[0], c[2], MIN_FRAMES) &&
+        receives_video (c[2], c[1], MIN_FRAMES) && receives_video (c[1], c[2], MIN_FRAMES) &&
+        receives_audio (c[1], c[0], MIN_AUDIO) && receives_audio (c[2], c[0], MIN_AUDIO),
+        MEDIA_TIMEOUT_MS);
+  WAIT (negotiations_settled (c, 3), SIGNAL_TIMEOUT_MS);
+  CHECK (offer_video_encoding_is (c[1], c[0], "H264"));
+  CHECK (offer_video_encoding_is (c[0], c[1], "VP8"));
+  CHECK (!kaigi_test_client_has_track_from (c[2], kaigi_test_client_get_id (c[0]), "video"));
+  CHECK (kaigi_test_client_has_track_from (c[2], kaigi_test_client_get_id (c[0]), "audio"));
+  CHECK (frames_from (c[2], c[0]) == 0);
+  CHECK (no_client_failures (f));
+
+  /* D says nothing of codecs but rejects the m-line of A's H.264 all the
+   * same (port 0): its answer is refused with an error, and the server
+   * and everyone else carry on (webrtcbin 1.22 would abort the process on
+   * the next offer) */
+  c[3] = add_h264_client (f, "rejecter", MAGENTA, "VP8", NULL, TRUE);
+  WAIT (kaigi_test_client_count_errors (c[3], "invalid-sdp") > 0, MEDIA_TIMEOUT_MS);
+  CHECK (kaigi_test_client_is_connected (c[3]));
+
+  /* E joins late: it is sent a key frame of A's H.264 at once, and
+   * everyone else gets E */
+  before = frames_from (c[1], c[0]);
+  c[4] = add_h264_client (f, "late", YELLOW, "VP8", NULL, FALSE);
+  WAIT (receives_video (c[4], c[0], MIN_FRAMES) && receives_video (c[4], c[1], MIN_FRAMES) &&
+        receives_video (c[0], c[4], MIN_FRAMES) && receives_video (c[2], c[4], MIN_FRAMES) &&
+        frames_from (c[1], c[0]) >= before + MIN_FRAMES, MEDIA_TIMEOUT_MS);
+  CHECK (frames_from (c[2], c[0]) == 0);
+
+  room = kaigi_test_http_get_json (f->port, "/api/rooms/h264", &status, NULL);
+  CHECK (status == 200);
+  p = room && JSON_NODE_HOLDS_OBJECT (room) ?
+      find_room_participant (json_node_get_object (room), kaigi_test_client_get_id (c[0])) : NULL;
+  CHECK (p != NULL && json_object_get_boolean_member (p, "video"));
+  CHECK (room_n_participants (json_node_get_object (room)) == 5);
+}
+
+/* }}} */
+
 /* (i) Japanese room and display names {{{ */
 
 static void
@@ -1249,6 +1363,7 @@ main (int   argc,
   ADD ("/rooms/vanish-timeout", test_vanish_timeout, &vanish_params);
   ADD ("/rooms/receive-only", test_receive_only, NULL);
   ADD ("/rooms/japanese-names", test_japanese_names, NULL);
+  ADD ("/rooms/h264", test_h264, NULL);
 
 #undef ADD
 

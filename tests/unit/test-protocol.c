@@ -34,6 +34,12 @@ static const Rejection rejections[] = {
   { "{\"type\":\"join\",\"room\":\"\",\"name\":\"a\"}", KAIGI_PROTOCOL_ERROR_INVALID_ROOM_NAME },
   { "{\"type\":\"join\",\"room\":\"r\",\"name\":\"a\\u0007\"}", KAIGI_PROTOCOL_ERROR_INVALID_NAME },
   { "{\"type\":\"join\",\"room\":\"r\",\"name\":\" a\"}", KAIGI_PROTOCOL_ERROR_INVALID_NAME },
+  { "{\"type\":\"join\",\"room\":\"r\",\"name\":\"a\",\"video_codecs\":\"VP8\"}", KAIGI_PROTOCOL_ERROR_INVALID_FIELD },
+  { "{\"type\":\"join\",\"room\":\"r\",\"name\":\"a\",\"video_codecs\":[\"VP8\",1]}", KAIGI_PROTOCOL_ERROR_INVALID_FIELD },
+  { "{\"type\":\"join\",\"room\":\"r\",\"name\":\"a\",\"video_codecs\":[\"\"]}", KAIGI_PROTOCOL_ERROR_INVALID_FIELD },
+  { "{\"type\":\"join\",\"room\":\"r\",\"name\":\"a\",\"video_codecs\":[null]}", KAIGI_PROTOCOL_ERROR_INVALID_FIELD },
+  { "{\"type\":\"join\",\"room\":\"r\",\"name\":\"a\",\"video_codecs\":[\"x\",\"x\",\"x\",\"x\",\"x\",\"x\",\"x\",\"x\",\"x\",\"x\",\"x\",\"x\",\"x\",\"x\",\"x\",\"x\",\"x\"]}", KAIGI_PROTOCOL_ERROR_INVALID_FIELD },
+  { "{\"type\":\"join\",\"room\":\"r\",\"name\":\"a\",\"video_codecs\":[\"VP8VP8VP8VP8VP8VP8VP8VP8VP8VP8VP8\"]}", KAIGI_PROTOCOL_ERROR_INVALID_FIELD },
   { "{\"type\":\"answer\"}", KAIGI_PROTOCOL_ERROR_MISSING_FIELD },
   { "{\"type\":\"answer\",\"sdp\":\"\"}", KAIGI_PROTOCOL_ERROR_INVALID_SDP },
   { "{\"type\":\"ice\",\"candidate\":\"c\"}", KAIGI_PROTOCOL_ERROR_MISSING_FIELD },
@@ -92,6 +98,27 @@ test_join (void)
   g_assert_cmpint (m->version, ==, 1);
   g_assert_true (m->audio);
   g_assert_false (m->video);
+  g_assert_null (m->video_codecs);
+}
+
+static void
+test_join_video_codecs (void)
+{
+  g_autoptr(KaigiMessage) m = parse_ok (KAIGI_CHANNEL_SIGNALING,
+                                        "{\"type\":\"join\",\"room\":\"r\",\"name\":\"a\","
+                                        "\"video_codecs\":[\"VP8\",\"AV1\"]}");
+  g_autoptr(KaigiMessage) none = parse_ok (KAIGI_CHANNEL_SIGNALING,
+                                           "{\"type\":\"join\",\"room\":\"r\",\"name\":\"a\","
+                                           "\"video_codecs\":[]}");
+
+  /* unknown codec names are kept: the server only forwards what it knows */
+  g_assert_nonnull (m->video_codecs);
+  g_assert_cmpuint (g_strv_length (m->video_codecs), ==, 2);
+  g_assert_cmpstr (m->video_codecs[0], ==, "VP8");
+  g_assert_cmpstr (m->video_codecs[1], ==, "AV1");
+  /* an empty list: a client that decodes no video at all */
+  g_assert_nonnull (none->video_codecs);
+  g_assert_cmpuint (g_strv_length (none->video_codecs), ==, 0);
 }
 
 static void
@@ -358,6 +385,7 @@ main (int   argc,
 
   g_test_add_func ("/protocol/rejections", test_rejections);
   g_test_add_func ("/protocol/join", test_join);
+  g_test_add_func ("/protocol/join-video-codecs", test_join_video_codecs);
   g_test_add_func ("/protocol/other-messages", test_other_messages);
   g_test_add_func ("/protocol/chat-limits", test_chat_limits);
   g_test_add_func ("/protocol/depth", test_depth);
