@@ -1413,6 +1413,66 @@ test_garbage (Fixture       *f,
   decoded_clear (&decoded);
 }
 
+/* A participant who publishes H.264: the recorder decodes it like VP8 */
+static void
+test_h264_publisher (Fixture       *f,
+                     gconstpointer  data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *file = NULL;
+  g_autofree char *path = NULL;
+  Decoded decoded = { 0 };
+  KaigiTestClient *speaker, *listener, *third;
+  guint status, n, i, blue;
+
+  speaker = kaigi_test_client_new (f->port, "avc", "Speaker", RED, TRUE, TRUE);
+  kaigi_test_client_set_video_codec (speaker, "H264");
+  kaigi_test_client_set_tone_volume (speaker, LOUD);
+  g_ptr_array_add (f->clients, speaker);
+  kaigi_test_client_connect (speaker);
+  listener = add_client (f, "avc", "Listener", GREEN);
+  third = add_client (f, "avc", "Third", BLUE);
+  KAIGI_TEST_WAIT_UNTIL (kaigi_test_client_is_joined (speaker) && kaigi_test_client_is_joined (listener) &&
+                         kaigi_test_client_is_joined (third), SIGNAL_TIMEOUT_MS);
+  KAIGI_TEST_WAIT_UNTIL (all_receive_all (f), MEDIA_TIMEOUT_MS);
+
+  {
+    g_autoptr(JsonNode) started = kaigi_test_http_request_json (f->port, "POST", "/api/rooms/avc/recording",
+                                                                NULL, &status, &error);
+
+    g_assert_no_error (error);
+    g_assert_cmpuint (status, ==, 201);
+    file = g_strdup (json_object_get_string_member (node_object (started), "file"));
+  }
+  run_for (5000);
+  {
+    g_autoptr(JsonNode) finished = kaigi_test_http_request_json (f->port, "DELETE", "/api/rooms/avc/recording",
+                                                                 NULL, &status, &error);
+
+    g_assert_no_error (error);
+    g_assert_cmpuint (status, ==, 200);
+  }
+  for (n = 0; n < 75 && !recording_listed (f, file); n++)
+    run_for (200);
+  g_assert_true (recording_listed (f, file));
+
+  path = g_build_filename (f->recordings_dir, file, NULL);
+  check_tracks (path);
+  if (!decode_file (path, &decoded, &error))
+    g_error ("%s", error->message);
+  /* The speaker's H.264 picture in the main tile, the others' VP8 ones
+   * in the filmstrip */
+  g_assert_cmpuint (colour_between (&decoded, FALSE, 1000, 4500, &n), ==, RED);
+  g_assert_cmpuint (n, >, 30);
+  g_assert_cmpuint (colour_between (&decoded, TRUE, 1000, 4500, &n), ==, GREEN);
+  for (i = 0, blue = 0; i < decoded.second_colour->len; i++)
+    if (kaigi_test_colour_near (g_array_index (decoded.second_colour, guint32, i), BLUE, COLOUR_TOLERANCE))
+      blue++;
+  g_assert_cmpuint (blue * 2, >, decoded.second_colour->len);
+  g_assert_cmpuint (largest_gap (decoded.video_pts, NULL), <=, MAX_GAP);
+  decoded_clear (&decoded);
+}
+
 /* What the server logs (the "Kaigi" domain's messages), for the tests
  * that look for a line */
 G_LOCK_DEFINE_STATIC (logged);
@@ -1580,6 +1640,8 @@ main (int   argc,
   g_test_add ("/recording/two-rooms-and-a-stall", Fixture, NULL, fixture_setup, test_two_rooms_and_a_stall,
               fixture_teardown);
   g_test_add ("/recording/garbage", Fixture, NULL, fixture_setup, test_garbage, fixture_teardown);
+  g_test_add ("/recording/h264-publisher", Fixture, NULL, fixture_setup, test_h264_publisher,
+              fixture_teardown);
   g_test_add ("/recording/too-large", Fixture, NULL, fixture_setup, test_too_large, fixture_teardown);
   g_test_add ("/recording/slow-encoder", Fixture, NULL, fixture_setup, test_slow_encoder, fixture_teardown);
   g_test_add ("/recording/speaker-without-extension", Fixture, NULL, fixture_setup,
