@@ -3626,9 +3626,13 @@ print_record_row (const RunResult *r)
   fflush (stdout);
 }
 
-/* Least-squares slope of server CPU over forwarded video streams */
-static void
-print_slope (Bench *bench)
+/* Least-squares slope of what @value reads from each run without loss
+ * over what @x reads; NAN with fewer than two such runs */
+static double
+series_slope (Bench  *bench,
+              double (*x) (const RunResult *r),
+              double (*value) (const RunResult *r),
+              guint  *n_runs)
 {
   double sx = 0, sy = 0, sxx = 0, sxy = 0;
   guint n = 0;
@@ -3636,21 +3640,45 @@ print_slope (Bench *bench)
   for (guint i = 0; i < bench->results->len; i++)
     {
       RunResult *r = &g_array_index (bench->results, RunResult, i);
-      double x = r->n * (r->n - 1.0);
 
       if (!r->ok || r->direct || r->loss_percent > 0)
         continue;
-      sx += x;
-      sy += 100 * r->server_cpu;
-      sxx += x * x;
-      sxy += x * 100 * r->server_cpu;
+      sx += x (r);
+      sy += value (r);
+      sxx += x (r) * x (r);
+      sxy += x (r) * value (r);
       n++;
     }
+  *n_runs = n;
   if (n < 2 || n * sxx - sx * sx == 0)
+    return NAN;
+  return (n * sxy - sx * sy) / (n * sxx - sx * sx);
+}
+
+static double run_streams (const RunResult *r) { return r->n * (r->n - 1.0); }
+static double run_participants (const RunResult *r) { return r->n; }
+static double run_cpu_percent (const RunResult *r) { return 100 * r->server_cpu; }
+static double run_rss_mb (const RunResult *r) { return r->rss_mb; }
+static double run_threads (const RunResult *r) { return r->threads; }
+
+/* The cost of one more forwarded stream or participant, as the slope
+ * over the series: the table's "+/part." divides by N everything above
+ * the idle server, including what the first room loads once (webrtcbin's
+ * plugins and libraries: libnice, OpenSSL, libsrtp, usrsctp) */
+static void
+print_slopes (Bench *bench)
+{
+  double cpu, rss, threads;
+  guint n;
+
+  cpu = series_slope (bench, run_streams, run_cpu_percent, &n);
+  if (isnan (cpu))
     return;
-  printf ("\nServer CPU slope over the runs without loss: %.3f %% of one core per forwarded video "
-          "stream (least squares, %u runs).\n",
-          (n * sxy - sx * sy) / (n * sxx - sx * sx), n);
+  rss = series_slope (bench, run_participants, run_rss_mb, &n);
+  threads = series_slope (bench, run_participants, run_threads, &n);
+  printf ("\nSlopes over the %u runs without loss (least squares): server CPU %.3f %% of one core "
+          "per forwarded video stream; RSS %.2f MB and %.1f threads per participant.\n",
+          n, cpu, rss, threads);
   fflush (stdout);
 }
 
@@ -3841,7 +3869,7 @@ main (int    argc,
     }
 
   if (!bench->opt.record)
-    print_slope (bench);
+    print_slopes (bench);
   if (bench->temp_recordings_dir)
     g_rmdir (bench->opt.recordings_dir);
 
