@@ -6,6 +6,7 @@
 #include <libsoup/soup.h>
 
 #include <string.h>
+#include <signal.h>
 #include <sys/prctl.h>
 
 #include "kaigi-test-utils.h"
@@ -270,10 +271,20 @@ kaigi_test_spawn_server (const char * const  *extra,
   return kaigi_test_spawn_server_full (NULL, extra, port, error);
 }
 
+/* In the child, before exec: a server whose test failed (g_error() does
+ * not run the teardown) must not outlive it, holding the test's output
+ * open so that meson waits for it until the timeout */
+static void
+die_with_parent (gpointer user_data)
+{
+  prctl (PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+}
+
 /**
  * kaigi_test_spawn_server_full:
  * @launcher: (nullable): a launcher (environment, child setup); its flags
- *   get %G_SUBPROCESS_FLAGS_STDOUT_PIPE
+ *   get %G_SUBPROCESS_FLAGS_STDOUT_PIPE. Without one, the server is killed
+ *   when the test process dies (PR_SET_PDEATHSIG)
  * @extra: (array zero-terminated=1) (nullable): more options for `kaigi`
  * @port: (out): the port it listens on
  * @error: return location for an error
@@ -312,7 +323,10 @@ kaigi_test_spawn_server_full (GSubprocessLauncher  *launcher,
   argv = g_strv_builder_end (builder);
 
   if (launcher == NULL)
-    launcher = own_launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_NONE);
+    {
+      launcher = own_launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_NONE);
+      g_subprocess_launcher_set_child_setup (launcher, die_with_parent, NULL, NULL);
+    }
   g_subprocess_launcher_set_flags (launcher, G_SUBPROCESS_FLAGS_STDOUT_PIPE);
   process = g_subprocess_launcher_spawnv (launcher, (const char * const *) argv, error);
   if (process == NULL)
