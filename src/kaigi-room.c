@@ -11,16 +11,12 @@
 
 #include "config.h"
 
-#include <errno.h>
-#include <sys/resource.h>
-#include <sys/syscall.h>
-#include <unistd.h>
-
 #include "kaigi-room.h"
 #include "kaigi-config.h"
 #include "kaigi-protocol.h"
 #include "kaigi-recorder.h"
 #include "kaigi-speaker.h"
+#include "kaigi-task-pool.h"
 
 /* How often (ms) audio levels are read and the active speaker decided */
 #define SPEAKER_TICK_MS 100
@@ -252,29 +248,42 @@ on_bus_message (GstBus     *bus,
   return G_SOURCE_CONTINUE;
 }
 
-/* Streaming threads, as each starts (GstStreamStatus ENTER, posted
- * synchronously from the new thread): the threads of a recording run
- * at a lower priority (nice +10) than forwarding, so that on a busy
- * machine the recording falls behind rather than the participants' media.
- * Threads they create (x264's workers) inherit it. Following the
- * GStreamer manual's "Configuring the priority of threads". */
+/* Streaming tasks, as each is made (GstStreamStatus CREATE, posted
+ * synchronously from the thread that starts the task): every task of the
+ * room gets a thread of its own from a KaigiTaskPool, never one of GLib's
+ * shared threads, so that a priority never passes from one task to the
+ * next (kaigi-task-pool.c). The recording's tasks run at a lower priority
+ * (nice +10) than forwarding, so that on a busy machine the recording
+ * falls behind rather than the participants' media; threads they create
+ * (x264's workers) inherit it. The pools live as long as the process.
+ * Following the GStreamer manual's "Configuring the priority of threads". */
 static GstBusSyncReply
-lower_recorder_priority (GstBus     *bus,
-                         GstMessage *message,
-                         gpointer    user_data)
+assign_task_pool (GstBus     *bus,
+                  GstMessage *message,
+                  gpointer    user_data)
 {
+  static GstTaskPool *forwarding_pool, *recording_pool;
+  static gsize pools_made;
   GstStreamStatusType type;
   GstElement *owner;
+  const GValue *object;
 
   if (GST_MESSAGE_TYPE (message) != GST_MESSAGE_STREAM_STATUS)
     return GST_BUS_PASS;
 
   gst_message_parse_stream_status (message, &type, &owner);
-  if (type == GST_STREAM_STATUS_TYPE_ENTER && kaigi_recorder_owns_object (GST_MESSAGE_SRC (message)))
+  object = gst_message_get_stream_status_object (message);
+  if (type != GST_STREAM_STATUS_TYPE_CREATE || object == NULL || !G_VALUE_HOLDS (object, GST_TYPE_TASK))
+    return GST_BUS_PASS;
+
+  if (g_once_init_enter (&pools_made))
     {
-      if (setpriority (PRIO_PROCESS, (id_t) syscall (SYS_gettid), KAIGI_RECORDER_NICE) != 0)
-        GST_DEBUG ("cannot lower the priority of a recording thread: %s", g_strerror (errno));
+      forwarding_pool = kaigi_task_pool_new (0);
+      recording_pool = kaigi_task_pool_new (KAIGI_RECORDER_NICE);
+      g_once_init_leave (&pools_made, 1);
     }
+  gst_task_set_pool (g_value_get_object (object),
+                     kaigi_recorder_owns_object (GST_MESSAGE_SRC (message)) ? recording_pool : forwarding_pool);
   return GST_BUS_PASS;
 }
 
@@ -307,7 +316,7 @@ kaigi_room_new (const char         *name,
 
   bus = gst_pipeline_get_bus (GST_PIPELINE (self->pipeline));
   self->bus_watch = gst_bus_add_watch (bus, on_bus_message, self);
-  gst_bus_set_sync_handler (bus, lower_recorder_priority, NULL, NULL);
+  gst_bus_set_sync_handler (bus, assign_task_pool, NULL, NULL);
 
   if (gst_element_set_state (self->pipeline, GST_STATE_PLAYING) == GST_STATE_CHANGE_FAILURE)
     {

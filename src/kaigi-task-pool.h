@@ -1,0 +1,18 @@
+/* kaigi-task-pool.h
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+
+#pragma once
+
+#include <gst/gst.h>
+
+G_BEGIN_DECLS
+
+#define KAIGI_TYPE_TASK_POOL (kaigi_task_pool_get_type ())
+
+G_DECLARE_FINAL_TYPE (KaigiTaskPool, kaigi_task_pool, KAIGI, TASK_POOL, GstTaskPool)
+
+GstTaskPool *kaigi_task_pool_new (int nice);
+
+G_END_DECLS
