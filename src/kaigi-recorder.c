@@ -17,6 +17,7 @@
 
 #include <errno.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <glib/gstdio.h>
 #include <gio/gio.h>
 #include <gst/audio/audio.h>
@@ -30,6 +31,10 @@
 
 GST_DEBUG_CATEGORY_STATIC (kaigi_recorder_debug);
 #define GST_CAT_DEFAULT kaigi_recorder_debug
+
+/* How often the threads of GLib's shared pool are looked at (s), see
+ * lower_pool_threads() */
+#define POOL_SWEEP_S 1
 
 /* Give up waiting for the muxer to finish after this long (µs) and keep
  * the fragmented file as it is: it plays */
@@ -129,6 +134,7 @@ struct _KaigiRecorder
   RecorderState state;
   guint pending_detaches;
   guint finish_timeout;
+  guint pool_sweep;
   GError *error;
   gint64 duration_ms;
 };
@@ -215,6 +221,7 @@ kaigi_recorder_dispose (GObject *object)
   KaigiRecorder *self = KAIGI_RECORDER (object);
 
   g_clear_handle_id (&self->finish_timeout, g_source_remove);
+  g_clear_handle_id (&self->pool_sweep, g_source_remove);
   if (self->bin)
     {
       stop_waiting (self);
@@ -587,6 +594,51 @@ watch_pad (KaigiRecorder     *self,
     gst_pad_add_probe (pad, type, callback, self, NULL);
 }
 
+/* The recording's streaming threads run at KAIGI_RECORDER_NICE (the room
+ * gives its tasks a KaigiTaskPool of that priority, see kaigi-room.c). The
+ * compositor's scaling does not run on them: GStreamer 1.22's
+ * videoaggregator converts every picture in its execution task pool
+ * (gst_video_aggregator_get_execution_task_pool()), a GstSharedTaskPool,
+ * i.e. on GLib's shared thread-pool threads, named "pool-PRGNAME" (15
+ * bytes at most, as the kernel keeps them). GLib starts those with the
+ * scheduling settings of the thread that made the first shared pool, so
+ * they ran at the forwarding threads' priority: a fifth of a core at
+ * N = 6 (docs/performance.md). While a recording runs, the main context
+ * lowers them once a second. A lowered thread stays lowered (raising it
+ * needs CAP_SYS_NICE) until GLib ends it, and GLib may give it other
+ * shared-pool jobs meanwhile, GIO's blocking ones (TLS handshakes) among
+ * them, which then yield to forwarding too. Streaming tasks never run on
+ * these threads (kaigi-task-pool.c). Linux only (/proc, per-thread nice). */
+static gboolean
+lower_pool_threads (gpointer user_data)
+{
+  g_autoptr(GDir) dir = g_dir_open ("/proc/self/task", 0, NULL);
+  g_autofree char *name = NULL;
+  const char *tid;
+
+  if (dir == NULL)
+    return G_SOURCE_CONTINUE;
+  name = g_strdup_printf ("pool-%s", g_get_prgname () ? g_get_prgname () : "");
+  if (strlen (name) > 15)
+    name[15] = '\0';
+
+  while ((tid = g_dir_read_name (dir)) != NULL)
+    {
+      g_autofree char *path = g_build_filename ("/proc/self/task", tid, "comm", NULL);
+      g_autofree char *comm = NULL;
+      id_t id = (id_t) g_ascii_strtoull (tid, NULL, 10);
+      int nice;
+
+      if (!g_file_get_contents (path, &comm, NULL, NULL) || strcmp (g_strchomp (comm), name) != 0)
+        continue;
+      errno = 0;
+      nice = getpriority (PRIO_PROCESS, id);
+      if (errno == 0 && nice < KAIGI_RECORDER_NICE && setpriority (PRIO_PROCESS, id, KAIGI_RECORDER_NICE) != 0)
+        GST_DEBUG ("cannot lower the priority of thread %s: %s", tid, g_strerror (errno));
+    }
+  return G_SOURCE_CONTINUE;
+}
+
 /**
  * kaigi_recorder_new:
  * @pipeline: the room's pipeline, PLAYING
@@ -666,6 +718,7 @@ kaigi_recorder_new (GstBin             *pipeline,
       return NULL;
     }
 
+  self->pool_sweep = g_timeout_add_seconds (POOL_SWEEP_S, lower_pool_threads, NULL);
   GST_INFO ("recording room %s to %s", room, self->part_path);
   return g_steal_pointer (&self);
 }
@@ -1904,6 +1957,7 @@ finish (KaigiRecorder *self)
     }
 
   g_clear_handle_id (&self->finish_timeout, g_source_remove);
+  g_clear_handle_id (&self->pool_sweep, g_source_remove);
   stop_waiting (self);
   gst_element_set_state (self->bin, GST_STATE_NULL);
   gst_bin_remove (self->pipeline, self->bin);

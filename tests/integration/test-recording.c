@@ -903,6 +903,95 @@ test_sigterm (ProcessFixture *f,
   decoded_clear (&decoded);
 }
 
+/* Threads of process @pid whose name starts with @prefix: how many there
+ * are, and how many of them run at a nice value of at least @nice
+ * (proc(5): the 19th field of /proc/PID/task/TID/stat) */
+static guint
+count_threads (const char *pid,
+               const char *prefix,
+               int         nice,
+               guint      *at_least)
+{
+  g_autofree char *tasks = g_build_filename ("/proc", pid, "task", NULL);
+  g_autoptr(GDir) dir = g_dir_open (tasks, 0, NULL);
+  const char *tid;
+  guint n = 0;
+
+  *at_least = 0;
+  while (dir && (tid = g_dir_read_name (dir)) != NULL)
+    {
+      g_autofree char *path = g_build_filename (tasks, tid, "stat", NULL);
+      g_autofree char *stat = NULL;
+      g_auto(GStrv) fields = NULL;
+      const char *name_end;
+
+      /* "TID (NAME) STATE …": the name may hold spaces and parentheses */
+      if (!g_file_get_contents (path, &stat, NULL, NULL) || (name_end = strrchr (stat, ')')) == NULL)
+        continue;
+      *(char *) name_end = '\0';
+      if (!g_str_has_prefix (strchr (stat, '(') + 1, prefix))
+        continue;
+      fields = g_strsplit (name_end + 2, " ", 0);
+      g_assert_cmpuint (g_strv_length (fields), >, 16);
+      n++;
+      if (g_ascii_strtoll (fields[16], NULL, 10) >= nice)
+        (*at_least)++;
+    }
+  return n;
+}
+
+/* The recording's threads, and the compositor's scaling on GLib's shared
+ * threads ("pool-kaigi"), run at nice +10 while forwarding stays at 0;
+ * after the recording, a participant who joins gets forwarding threads at
+ * 0 again: no lowered thread passes to forwarding */
+static void
+test_thread_priorities (ProcessFixture *f,
+                        gconstpointer   data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(JsonNode) stopped = NULL;
+  g_autofree char *file = NULL;
+  KaigiTestClient *a, *b, *c;
+  const char *pid;
+  guint n, lowered, status;
+  guint n_pool = 0, pool_lowered = 0;
+
+  start_process (f);
+  pid = g_subprocess_get_identifier (f->process);
+  file = record_in_process (f, 1000);
+  a = g_ptr_array_index (f->clients, 0);
+  b = g_ptr_array_index (f->clients, 1);
+
+  KAIGI_TEST_WAIT_UNTIL_ELSE (count_threads (pid, "vmix:", 10, &lowered) == 1 && lowered == 1 &&
+                              (n_pool = count_threads (pid, "pool-kaigi", 10, &pool_lowered)) > 0 &&
+                              pool_lowered == n_pool,
+                              SIGNAL_TIMEOUT_MS,
+                              g_error ("the recording's threads are not at nice +10: %u of %u shared pool "
+                                       "threads", pool_lowered, n_pool));
+  g_test_message ("while recording: %u pool-kaigi threads at nice +10", n_pool);
+  n = count_threads (pid, "nicesrc", 1, &lowered);
+  g_assert_cmpuint (n, >=, 2);
+  g_assert_cmpuint (lowered, ==, 0);
+
+  stopped = kaigi_test_http_request_json (f->port, "DELETE", "/api/rooms/crash/recording", NULL, &status, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (status, ==, 200);
+
+  c = kaigi_test_client_new (f->port, "crash", "Chie", BLUE, TRUE, TRUE);
+  g_ptr_array_add (f->clients, c);
+  kaigi_test_client_connect (c);
+  KAIGI_TEST_WAIT_UNTIL_ELSE (kaigi_test_client_get_video_frames (c, kaigi_test_client_get_id (a)) > 5 &&
+                              kaigi_test_client_get_video_frames (b, kaigi_test_client_get_id (c)) > 5,
+                              MEDIA_TIMEOUT_MS, g_error ("the late joiner does not see the others"));
+  n = count_threads (pid, "", 1, &lowered);
+  n_pool = count_threads (pid, "pool-kaigi", 1, &pool_lowered);
+  g_test_message ("after the recording: %u of %u threads lowered, %u of them pool-kaigi", lowered, n, pool_lowered);
+  g_assert_cmpuint (lowered, ==, pool_lowered);
+  n = count_threads (pid, "nicesrc", 1, &lowered);
+  g_assert_cmpuint (n, >=, 3);
+  g_assert_cmpuint (lowered, ==, 0);
+}
+
 /* The recordings folder cannot be written: the start fails with a clear
  * error, over REST and over signaling, and the room carries on */
 static void
@@ -1652,6 +1741,8 @@ main (int   argc,
   g_test_add ("/recording/kill-9", ProcessFixture, NULL, process_fixture_setup, test_kill,
               process_fixture_teardown);
   g_test_add ("/recording/sigterm", ProcessFixture, NULL, process_fixture_setup, test_sigterm,
+              process_fixture_teardown);
+  g_test_add ("/recording/thread-priorities", ProcessFixture, NULL, process_fixture_setup, test_thread_priorities,
               process_fixture_teardown);
   g_test_add ("/recording/unwritable-folder", Fixture, NULL, fixture_setup, test_unwritable_folder,
               fixture_teardown);
