@@ -656,8 +656,12 @@ kaigi_media_make_recorder_bin (const KaigiConfig  *config,
       return NULL;
     }
 
+  /* superfast with veryfast's sub-pixel refinement (subme=2): against
+   * veryfast, 29 % less encoder CPU in the server at N = 6 for 0.8 dB of
+   * luma PSNR (bench/encoder-variants.sh, docs/performance.md), so that a
+   * recording keeps real time with room to spare on a 2-core machine */
   if (g_str_equal (h264, "x264enc"))
-    encoder = g_strdup_printf ("x264enc tune=zerolatency speed-preset=veryfast bitrate=%u key-int-max=%u",
+    encoder = g_strdup_printf ("x264enc tune=zerolatency speed-preset=superfast subme=2 bitrate=%u key-int-max=%u",
                                config->recording_bitrate_kbps, 2 * fps);
   else
     encoder = g_strdup_printf ("openh264enc bitrate=%u gop-size=%u complexity=low rate-control=bitrate",
