@@ -616,9 +616,11 @@ kaigi_media_get_aac_encoder_delay (const char *factory)
  *   (moov) has room reserved at the start of the file for the
  *   configured crash-safe duration and is rewritten there every second,
  *   so a kill -9 leaves a normal, playable MP4 missing at most the last
- *   second, and a clean stop a normal MP4 with its index up front. (The
- *   `fragment-mode=first-moov-then-finalise` alternative was measured
- *   here: after a kill -9, qtdemux plays only its first fragment.) Past
+ *   second, and a clean stop a normal MP4 with its index up front. (With
+ *   `fragment-mode=first-moov-then-finalise` instead, qtdemux 1.22 played
+ *   only the first fragment of the audio after a kill -9: the audio starts
+ *   with an empty edit, and the first moov's edit list ends with the first
+ *   fragment; docs/recording.md.) Past
  *   the reserved duration the file is still finalized on a clean stop;
  *   only the crash safety of the part beyond it is lost. → filesink
  *   "sink" (not synchronised, no preroll).

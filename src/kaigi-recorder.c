@@ -5,8 +5,8 @@
  * A recorder is a bin in its room's pipeline that exists only while the
  * recording runs: a compositor and an audiomixer fed by decoding branches
  * hung off the participants' track tees, an H.264 and an AAC encoder, and
- * a fragmented mp4mux writing ROOM-YYYYmmdd-HHMMSS.mp4.part, renamed to
- * .mp4 once finalized. See kaigi_media_make_recorder_bin() for the graph.
+ * an mp4mux in its robust recording mode writing ROOM-YYYYmmdd-HHMMSS.mp4.part,
+ * renamed to .mp4 once finalized. See kaigi_media_make_recorder_bin() for the graph.
  *
  * Branches are always unlinked from a tee behind an IDLE probe before they
  * stop: a branch that returned EOS or FLUSHING into a tee would stop the
@@ -36,8 +36,8 @@ GST_DEBUG_CATEGORY_STATIC (kaigi_recorder_debug);
  * lower_pool_threads() */
 #define POOL_SWEEP_S 1
 
-/* Give up waiting for the muxer to finish after this long (µs) and keep
- * the fragmented file as it is: it plays */
+/* Give up waiting for the muxer to finish after this long (s) and keep
+ * the file as it is: its index, rewritten every second, makes it play */
 #define FINISH_TIMEOUT_S 10
 
 /* Name plates: a sixth of the picture's height, within these bounds
@@ -1781,7 +1781,7 @@ finish_timeout_cb (gpointer user_data)
   KaigiRecorder *self = user_data;
 
   self->finish_timeout = 0;
-  GST_WARNING_OBJECT (self->bin, "the muxer did not finish %s in %d s; keeping the fragmented file",
+  GST_WARNING_OBJECT (self->bin, "the muxer did not finish %s in %d s; keeping the file as it is",
                       self->file, FINISH_TIMEOUT_S);
   finish (self);
   return G_SOURCE_REMOVE;
@@ -1910,7 +1910,7 @@ keep_start_to_stop (GstPad          *pad,
  * with its index up front), and the `.part` is renamed. Then the branches
  * are unlinked from their tees and the graph goes.
  * ::finished follows on the main context, within about a second (at most
- * 10 s, after which the fragmented file is kept as it is). Main context
+ * 10 s, after which the file is kept as its last index left it). Main context
  * only; calling it again does nothing.
  */
 void
@@ -1974,7 +1974,7 @@ finish (KaigiRecorder *self)
             GST_TIME_ARGS (self->origin), GST_TIME_ARGS (self->stop_time));
 
   /* After an error the file stays .mp4.part: listed as recovered, and
-   * it plays up to its last fragment */
+   * it plays up to its last index update */
   if (self->error == NULL && g_rename (self->part_path, self->path) != 0)
     {
       int saved_errno = errno;
