@@ -134,7 +134,7 @@ struct _KaigiRecorder
   RecorderState state;
   guint pending_detaches;
   guint finish_timeout;
-  guint pool_sweep;
+  gboolean sweeping;          /* holds the process's pool sweep */
   GError *error;
   gint64 duration_ms;
 };
@@ -163,6 +163,7 @@ static guint signals[N_SIGNALS];
 static void apply_layout (KaigiRecorder *self);
 static void finish (KaigiRecorder *self);
 static void feed_audio_early (KaigiRecorder *self);
+static void stop_sweeping (KaigiRecorder *self);
 static GstPadProbeReturn keep_start_to_stop (GstPad          *pad,
                                              GstPadProbeInfo *info,
                                              gpointer         user_data);
@@ -221,7 +222,7 @@ kaigi_recorder_dispose (GObject *object)
   KaigiRecorder *self = KAIGI_RECORDER (object);
 
   g_clear_handle_id (&self->finish_timeout, g_source_remove);
-  g_clear_handle_id (&self->pool_sweep, g_source_remove);
+  stop_sweeping (self);
   if (self->bin)
     {
       stop_waiting (self);
@@ -639,6 +640,32 @@ lower_pool_threads (gpointer user_data)
   return G_SOURCE_CONTINUE;
 }
 
+/* One sweep for the process, however many rooms record: the recorders
+ * that run hold it, the last one to finish removes it. Main context
+ * only, so no lock. */
+static guint sweep_holders;
+static guint sweep_source;
+
+static void
+start_sweeping (KaigiRecorder *self)
+{
+  if (self->sweeping)
+    return;
+  self->sweeping = TRUE;
+  if (sweep_holders++ == 0)
+    sweep_source = g_timeout_add_seconds (POOL_SWEEP_S, lower_pool_threads, NULL);
+}
+
+static void
+stop_sweeping (KaigiRecorder *self)
+{
+  if (!self->sweeping)
+    return;
+  self->sweeping = FALSE;
+  if (--sweep_holders == 0)
+    g_clear_handle_id (&sweep_source, g_source_remove);
+}
+
 /**
  * kaigi_recorder_new:
  * @pipeline: the room's pipeline, PLAYING
@@ -718,7 +745,7 @@ kaigi_recorder_new (GstBin             *pipeline,
       return NULL;
     }
 
-  self->pool_sweep = g_timeout_add_seconds (POOL_SWEEP_S, lower_pool_threads, NULL);
+  start_sweeping (self);
   GST_INFO ("recording room %s to %s", room, self->part_path);
   return g_steal_pointer (&self);
 }
@@ -1957,7 +1984,7 @@ finish (KaigiRecorder *self)
     }
 
   g_clear_handle_id (&self->finish_timeout, g_source_remove);
-  g_clear_handle_id (&self->pool_sweep, g_source_remove);
+  stop_sweeping (self);
   stop_waiting (self);
   gst_element_set_state (self->bin, GST_STATE_NULL);
   gst_bin_remove (self->pipeline, self->bin);
