@@ -112,6 +112,9 @@ struct _KaigiRecorder
                                * both are known */
   GstClockTime stop_time;     /* NONE while running */
   GstClockTime composite_position; /* the composite's last frame */
+  guint sources_starting;     /* placeholders and name plates made before
+                               * the origin, without a first picture yet */
+  GstClockTime sources_ready; /* when the last of them had one, NONE before */
   gboolean stopping;          /* no more waiting for the origin */
   GCond origin_cond;
   GstClockTime audio_delay;   /* the AAC encoder's delay (ns): audio is fed
@@ -153,6 +156,10 @@ static guint signals[N_SIGNALS];
 /* How long the audio waits for the composite's first frame to learn
  * where the file starts: it comes within the mixers' latency */
 #define ORIGIN_WAIT (1 * GST_SECOND)
+
+/* How long (ns) the file's start waits, after begin(), for the tiles'
+ * placeholders and name plates to draw their first picture */
+#define SOURCES_WAIT (500 * GST_MSECOND)
 
 /* How late (ns) a composite frame may reach the H.264 encoder, beyond the
  * compositor's latency, before the compositor is told to skip frames: a
@@ -313,6 +320,7 @@ kaigi_recorder_init (KaigiRecorder *self)
   self->start_time = GST_CLOCK_TIME_NONE;
   self->frame_zero = GST_CLOCK_TIME_NONE;
   self->origin = GST_CLOCK_TIME_NONE;
+  self->sources_ready = GST_CLOCK_TIME_NONE;
   self->stop_time = GST_CLOCK_TIME_NONE;
   self->composite_position = GST_CLOCK_TIME_NONE;
   self->qos_last_running = GST_CLOCK_TIME_NONE;
@@ -810,13 +818,18 @@ update_origin (KaigiRecorder *self)
   guint fps = MAX (self->config->recording_framerate, 1);
   guint64 frames;
 
+  GstClockTime start;
+
   if (GST_CLOCK_TIME_IS_VALID (self->origin) ||
       !GST_CLOCK_TIME_IS_VALID (self->start_time) ||
-      !GST_CLOCK_TIME_IS_VALID (self->frame_zero))
+      !GST_CLOCK_TIME_IS_VALID (self->frame_zero) ||
+      self->sources_starting > 0)
     return;
 
-  frames = self->start_time > self->frame_zero
-           ? gst_util_uint64_scale_ceil (self->start_time - self->frame_zero, fps, GST_SECOND)
+  start = GST_CLOCK_TIME_IS_VALID (self->sources_ready)
+          ? MAX (self->start_time, self->sources_ready) : self->start_time;
+  frames = start > self->frame_zero
+           ? gst_util_uint64_scale_ceil (start - self->frame_zero, fps, GST_SECOND)
            : 0;
   self->origin = self->frame_zero + gst_util_uint64_scale (frames, GST_SECOND, fps);
   g_cond_broadcast (&self->origin_cond);
@@ -830,7 +843,10 @@ update_origin (KaigiRecorder *self)
  * @self: a recorder, with its participants added
  *
  * Starts the file at the composite's next frame (at most one frame
- * duration from now). Until this call nothing reaches the file: building
+ * duration from now), or, if a tile's placeholder or name plate has not
+ * drawn its first picture yet, at the frame after it has (at most
+ * %SOURCES_WAIT later), so that the first frame shows every tile. Until
+ * this call nothing reaches the file: building
  * the graph and the participants' branches can take a while on a loaded
  * machine, and the file's duration is measured from here (what the live
  * sources made meanwhile is cut by keep_start_to_stop()). Both tracks
@@ -1157,6 +1173,46 @@ apply_layout (KaigiRecorder *self)
     }
 }
 
+/* Streaming thread of a placeholder or name plate made before the file
+ * started: its first picture is on its way to the compositor. Once every
+ * such source has one, the file can start (update_origin()): its first
+ * frame then shows every tile, not black where a source was still
+ * starting (seen in the browser tests). */
+static GstPadProbeReturn
+source_started (GstPad          *pad,
+                GstPadProbeInfo *info,
+                gpointer         user_data)
+{
+  KaigiRecorder *self = user_data;
+
+  GST_OBJECT_LOCK (self->bin);
+  if (self->sources_starting > 0 && --self->sources_starting == 0)
+    {
+      self->sources_ready = running_time_now (self);
+      update_origin (self);
+    }
+  GST_OBJECT_UNLOCK (self->bin);
+  return GST_PAD_PROBE_REMOVE;
+}
+
+/* Main context: @source (a placeholder or name plate bin) counts as
+ * starting if the file has not started yet */
+static void
+watch_source_start (KaigiRecorder *self,
+                    GstElement    *source)
+{
+  g_autoptr(GstPad) src = gst_element_get_static_pad (source, "src");
+  gboolean before_origin;
+
+  GST_OBJECT_LOCK (self->bin);
+  before_origin = !GST_CLOCK_TIME_IS_VALID (self->origin);
+  if (before_origin)
+    self->sources_starting++;
+  GST_OBJECT_UNLOCK (self->bin);
+  if (before_origin)
+    gst_pad_add_probe (src, GST_PAD_PROBE_TYPE_BUFFER, source_started, self, NULL);
+}
+
 /**
  * kaigi_recorder_add_participant:
  * @self: a recorder
@@ -1204,6 +1260,7 @@ kaigi_recorder_add_participant (KaigiRecorder *self,
       src = gst_element_get_static_pad (tile->placeholder, "src");
       if (gst_pad_link (src, tile->placeholder_pad) != GST_PAD_LINK_OK)
         GST_ERROR_OBJECT (self->bin, "cannot link the placeholder of %s", id);
+      watch_source_start (self, tile->placeholder);
       gst_element_sync_state_with_parent (tile->placeholder);
     }
   else
@@ -1223,6 +1280,7 @@ kaigi_recorder_add_participant (KaigiRecorder *self,
       g_object_set (tile->label_pad, "zorder", 3u, "alpha", 0.0, NULL);
       if (gst_pad_link (label_src, tile->label_pad) != GST_PAD_LINK_OK)
         GST_ERROR_OBJECT (self->bin, "cannot link the label of %s", id);
+      watch_source_start (self, tile->label);
       gst_element_sync_state_with_parent (tile->label);
     }
   else
@@ -1867,6 +1925,14 @@ keep_start_to_stop (GstPad          *pad,
   if (!audio && !GST_CLOCK_TIME_IS_VALID (self->frame_zero))
     {
       self->frame_zero = running;
+      update_origin (self);
+    }
+  if (!audio && self->sources_starting > 0 && GST_CLOCK_TIME_IS_VALID (self->start_time) &&
+      running >= self->start_time + SOURCES_WAIT)
+    {
+      GST_WARNING_OBJECT (self->bin, "%u placeholders or name plates still not drawn; the file starts without them",
+                          self->sources_starting);
+      self->sources_starting = 0;
       update_origin (self);
     }
   /* Audio that may belong in the file waits for the composite's first

@@ -375,6 +375,21 @@ step('the recorded file decodes; the pinned participant is the main tile at the 
     };
     const colours = raws.map(mainColour);
     t.diagnostic(`main tile colour per second: ${colours.join(' ')}`);
+    // The file starts once every tile's placeholder and name plate is
+    // drawn: the first frame has the three name plates (dark grey with
+    // white text at the lower left of each tile), not the black of
+    // sources still starting on a busy machine. In 64×36: the main tile's
+    // plate on row 27, columns 7–18; the filmstrip's on row 35, columns
+    // 20–25 and 33–38.
+    const first = fs.readFileSync(path.join(tmp, raws[0]));
+    const brightness = (y, x0, x1) => {
+      let sum = 0;
+      for (let x = x0; x <= x1; x++) for (let c = 0; c < 3; c++) sum += first[(y * 64 + x) * 3 + c];
+      return sum / ((x1 - x0 + 1) * 3);
+    };
+    const plates = [brightness(27, 7, 18), brightness(35, 20, 25), brightness(35, 33, 38)];
+    t.diagnostic(`name plates in the first frame, mean brightness: ${plates.map((v) => v.toFixed(1)).join(' ')}`);
+    for (const v of plates) assert.ok(v > 15, `every name plate is in the first frame: ${plates.join(' ')}`);
     const save = (i, name) => { if (i >= 0) fs.copyFileSync(path.join(tmp, pngs[i]), path.join(ARTIFACTS, name)); };
     save(colours.indexOf('green'), 'recording-frame-speaker.png');
     save(colours.lastIndexOf('blue'), 'recording-frame-pinned.png');
