@@ -17,7 +17,6 @@
 
 #include <errno.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <glib/gstdio.h>
 #include <gio/gio.h>
 #include <gst/audio/audio.h>
@@ -28,6 +27,7 @@
 #include "kaigi-recorder.h"
 #include "kaigi-config.h"
 #include "kaigi-layout.h"
+#include "kaigi-task-pool.h"
 
 GST_DEBUG_CATEGORY_STATIC (kaigi_recorder_debug);
 #define GST_CAT_DEFAULT kaigi_recorder_debug
@@ -635,15 +635,9 @@ lower_pool_threads (gpointer user_data)
     {
       g_autofree char *path = g_build_filename ("/proc/self/task", tid, "comm", NULL);
       g_autofree char *comm = NULL;
-      id_t id = (id_t) g_ascii_strtoull (tid, NULL, 10);
-      int nice;
 
-      if (!g_file_get_contents (path, &comm, NULL, NULL) || strcmp (g_strchomp (comm), name) != 0)
-        continue;
-      errno = 0;
-      nice = getpriority (PRIO_PROCESS, id);
-      if (errno == 0 && nice < KAIGI_RECORDER_NICE && setpriority (PRIO_PROCESS, id, KAIGI_RECORDER_NICE) != 0)
-        GST_DEBUG ("cannot lower the priority of thread %s: %s", tid, g_strerror (errno));
+      if (g_file_get_contents (path, &comm, NULL, NULL) && strcmp (g_strchomp (comm), name) == 0)
+        kaigi_task_pool_lower_thread ((pid_t) g_ascii_strtoull (tid, NULL, 10), KAIGI_RECORDER_NICE);
     }
   return G_SOURCE_CONTINUE;
 }
@@ -817,7 +811,6 @@ update_origin (KaigiRecorder *self)
 {
   guint fps = MAX (self->config->recording_framerate, 1);
   guint64 frames;
-
   GstClockTime start;
 
   if (GST_CLOCK_TIME_IS_VALID (self->origin) ||

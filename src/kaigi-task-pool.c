@@ -46,22 +46,36 @@ typedef struct
   int nice;
 } Job;
 
+/**
+ * kaigi_task_pool_lower_thread:
+ * @tid: a thread of this process (its kernel thread id, gettid(2))
+ * @nice: the nice value to lower it to (setpriority(2))
+ *
+ * Lowers the priority of thread @tid to @nice if it runs higher; never
+ * raises it (that needs CAP_SYS_NICE). A thread that cannot be changed
+ * (gone already) is noted in the debug log only. Linux per-thread
+ * priorities (sched(7)). Any thread.
+ */
+void
+kaigi_task_pool_lower_thread (pid_t tid,
+                              int   nice)
+{
+  int current;
+
+  errno = 0;
+  current = getpriority (PRIO_PROCESS, (id_t) tid);
+  if (errno == 0 && current < nice && setpriority (PRIO_PROCESS, (id_t) tid, nice) != 0)
+    GST_DEBUG ("cannot lower the priority of thread %d to %d: %s", (int) tid, nice, g_strerror (errno));
+}
+
 static gpointer
 run_job (gpointer data)
 {
   Job job = *(Job *) data;
-  id_t tid = (id_t) syscall (SYS_gettid);
-  int nice;
 
   g_free (data);
-
-  /* A new thread starts at its creator's priority: lower it if that
-   * runs higher than the pool's, never raise it (that needs privilege) */
-  errno = 0;
-  nice = getpriority (PRIO_PROCESS, tid);
-  if (errno == 0 && nice < job.nice && setpriority (PRIO_PROCESS, tid, job.nice) != 0)
-    GST_DEBUG ("cannot lower the priority of a streaming thread to %d: %s", job.nice, g_strerror (errno));
-
+  /* A new thread starts at its creator's priority */
+  kaigi_task_pool_lower_thread ((pid_t) syscall (SYS_gettid), job.nice);
   job.func (job.user_data);
   return NULL;
 }
