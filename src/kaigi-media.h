@@ -30,12 +30,14 @@ G_BEGIN_DECLS
 #define KAIGI_MEDIA_MIX_LATENCY (150 * GST_MSECOND)
 
 /**
- * KAIGI_MEDIA_INDEX_UPDATE_PERIOD:
+ * KAIGI_MEDIA_FRAGMENT_DURATION:
  *
- * How often (ns) a recording's index is rewritten in place: at most this
- * much is lost to a crash.
+ * How long (ns) each fragment of a recording is (mp4mux
+ * `fragment-duration`, which takes ms): a fragment is readable once it is
+ * complete, so a crash loses about this much more than what the encoders
+ * and the mixers still held.
  */
-#define KAIGI_MEDIA_INDEX_UPDATE_PERIOD (GST_SECOND)
+#define KAIGI_MEDIA_FRAGMENT_DURATION (500 * GST_MSECOND)
 
 /**
  * KAIGI_MEDIA_MAX_PICTURE_SIDE:
