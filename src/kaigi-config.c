@@ -57,6 +57,7 @@ kaigi_config_new (void)
   config->recording_height = KAIGI_DEFAULT_RECORDING_HEIGHT;
   config->recording_framerate = KAIGI_DEFAULT_RECORDING_FRAMERATE;
   config->recording_bitrate_kbps = KAIGI_DEFAULT_RECORDING_BITRATE_KBPS;
+  config->recording_crash_safe_minutes = KAIGI_DEFAULT_RECORDING_CRASH_SAFE_MINUTES;
   config->speaker_lead_ms = KAIGI_DEFAULT_SPEAKER_LEAD_MS;
   config->speaker_hold_ms = KAIGI_DEFAULT_SPEAKER_HOLD_MS;
   config->shutdown_grace_s = KAIGI_DEFAULT_SHUTDOWN_GRACE_S;
@@ -166,34 +167,10 @@ static const KeySpec key_specs[] = {
   KEY ("recording", "framerate", KEY_UINT, recording_framerate, 1, 60, NULL),
   KEY ("recording", "video-bitrate", KEY_UINT, recording_bitrate_kbps, 100, 50000, NULL),
   KEY ("recording", "video-encoder", KEY_STRING, recording_encoder, 0, 0, NULL),
+  KEY ("recording", "crash-safe-minutes", KEY_UINT, recording_crash_safe_minutes, 1, 1440, NULL),
   KEY ("speaker", "lead-time", KEY_UINT, speaker_lead_ms, 0, 60000, NULL),
   KEY ("speaker", "hold-time", KEY_UINT, speaker_hold_ms, 0, 600000, NULL),
 };
-
-/* Keys that are accepted and ignored, so that a configuration file
- * written for an older Kaigi still loads; a warning says why */
-static const struct
-{
-  const char *group;
-  const char *key;
-  const char *why;
-} obsolete_keys[] = {
-  /* until 2026-12-07: the index space mp4mux reserved at the start of a
-   * recording, in its robust mode */
-  { "recording", "crash-safe-minutes", N_("recordings are now fragmented, crash-safe whatever their length") },
-};
-
-static const char *
-find_obsolete_key (const char *group,
-                   const char *key)
-{
-  guint i;
-
-  for (i = 0; i < G_N_ELEMENTS (obsolete_keys); i++)
-    if (g_str_equal (obsolete_keys[i].group, group) && g_str_equal (obsolete_keys[i].key, key))
-      return _(obsolete_keys[i].why);
-  return NULL;
-}
 
 static const KeySpec *
 find_key (const char *group,
@@ -480,13 +457,7 @@ load_key_file (KaigiConfig  *config,
           const KeySpec *spec = find_key (*group, *key);
           g_autofree char *value = NULL;
           g_autofree char *where = describe_file_key (file_name, text, *group, *key);
-          const char *obsolete = find_obsolete_key (*group, *key);
 
-          if (obsolete != NULL)
-            {
-              g_warning (_("%s is obsolete and ignored: %s"), where, obsolete);
-              continue;
-            }
           if (spec == NULL)
             {
               g_set_error (error, KAIGI_CONFIG_ERROR, KAIGI_CONFIG_ERROR_UNKNOWN_KEY,

@@ -611,15 +611,18 @@ kaigi_media_get_aac_encoder_delay (const char *factory)
  * - each aggregator also has a live base source (a 16×16 invisible
  *   picture, silence) so that time advances in the file whoever is
  *   there: no gaps when everybody's camera is off;
- * - mp4mux "mux" writing a fragmented MP4 (`fragment-duration`
- *   %KAIGI_MEDIA_FRAGMENT_DURATION, `fragment-mode=first-moov-then-finalise`,
- *   as ../shared/DESIGN.md says): a `moov` with the first fragment, then a
- *   `moof` and its samples every 500 ms, so a kill -9 leaves a file that
- *   plays all but its last fragment or so; on EOS mp4mux rewrites the
- *   file's index into a normal MP4 (its `moov` at the end). Both tracks
- *   start on the first frame, so neither gets an empty edit: qtdemux 1.22
- *   ends a track whose first `moov` has one at the first fragment
- *   (docs/recording.md). → filesink
+ * - mp4mux "mux" in its robust recording mode (GstBaseQTMux
+ *   `reserved-max-duration`, `reserved-moov-update-period`): the index
+ *   (moov) has room reserved at the start of the file for the
+ *   configured crash-safe duration and is rewritten there every second,
+ *   so a kill -9 leaves a normal, playable MP4 missing at most the last
+ *   second, and a clean stop a normal MP4 with its index up front. (With
+ *   `fragment-mode=first-moov-then-finalise` instead, qtdemux 1.22 played
+ *   only the first fragment of the audio after a kill -9: the audio starts
+ *   with an empty edit, and the first moov's edit list ends with the first
+ *   fragment; docs/recording.md.) Past
+ *   the reserved duration the file is still finalized on a clean stop;
+ *   only the crash safety of the part beyond it is lost. → filesink
  *   "sink" (not synchronised, no preroll).
  *
  * Participants' tiles and voices are added as further compositor and
@@ -681,13 +684,15 @@ kaigi_media_make_recorder_bin (const KaigiConfig  *config,
     "! %s name=aenc bitrate=128000 ! aacparse ! mux.audio_0 "
     "audiotestsrc name=abase is-live=true wave=silence samplesperbuffer=480 "
     "! audio/x-raw,rate=48000,channels=2 ! amix. "
-    "mp4mux name=mux fragment-duration=%u fragment-mode=first-moov-then-finalise "
+    "mp4mux name=mux reserved-max-duration=%" G_GUINT64_FORMAT " "
+    "  reserved-moov-update-period=%" G_GUINT64_FORMAT " "
     "! filesink name=sink async=false sync=false",
     (guint64) KAIGI_MEDIA_MIX_LATENCY,
     config->recording_width, config->recording_height, fps,
     (guint64) (2 * GST_SECOND), encoder, fps,
     (guint64) KAIGI_MEDIA_MIX_LATENCY, (guint64) (2 * GST_SECOND), aac,
-    (guint) (KAIGI_MEDIA_FRAGMENT_DURATION / GST_MSECOND));
+    (guint64) config->recording_crash_safe_minutes * 60 * GST_SECOND,
+    (guint64) KAIGI_MEDIA_INDEX_UPDATE_PERIOD);
 
   bin = gst_parse_bin_from_description_full (description, FALSE, NULL,
                                              GST_PARSE_FLAG_FATAL_ERRORS, &parse_error);

@@ -30,14 +30,12 @@ G_BEGIN_DECLS
 #define KAIGI_MEDIA_MIX_LATENCY (150 * GST_MSECOND)
 
 /**
- * KAIGI_MEDIA_FRAGMENT_DURATION:
+ * KAIGI_MEDIA_INDEX_UPDATE_PERIOD:
  *
- * How long (ns) each fragment of a recording is (mp4mux
- * `fragment-duration`, which takes ms): a fragment is readable once it is
- * complete, so a crash loses about this much more than what the encoders
- * and the mixers still held.
+ * How often (ns) a recording's index is rewritten in place: at most this
+ * much is lost to a crash.
  */
-#define KAIGI_MEDIA_FRAGMENT_DURATION (500 * GST_MSECOND)
+#define KAIGI_MEDIA_INDEX_UPDATE_PERIOD (GST_SECOND)
 
 /**
  * KAIGI_MEDIA_MAX_PICTURE_SIDE:

@@ -5,7 +5,7 @@
  * A recorder is a bin in its room's pipeline that exists only while the
  * recording runs: a compositor and an audiomixer fed by decoding branches
  * hung off the participants' track tees, an H.264 and an AAC encoder, and
- * an mp4mux writing a fragmented ROOM-YYYYmmdd-HHMMSS.mp4.part,
+ * an mp4mux in its robust recording mode writing ROOM-YYYYmmdd-HHMMSS.mp4.part,
  * renamed to .mp4 once finalized. See kaigi_media_make_recorder_bin() for the graph.
  *
  * Branches are always unlinked from a tee behind an IDLE probe before they
@@ -37,7 +37,7 @@ GST_DEBUG_CATEGORY_STATIC (kaigi_recorder_debug);
 #define POOL_SWEEP_S 1
 
 /* Give up waiting for the muxer to finish after this long (s) and keep
- * the file as it is: its fragments so far play */
+ * the file as it is: its index, rewritten every second, makes it play */
 #define FINISH_TIMEOUT_S 10
 
 /* Name plates: a sixth of the picture's height, within these bounds
@@ -843,9 +843,9 @@ update_origin (KaigiRecorder *self)
  * the graph and the participants' branches can take a while on a loaded
  * machine, and the file's duration is measured from here (what the live
  * sources made meanwhile is cut by keep_start_to_stop()). Both tracks
- * start on that frame exactly: in a fragmented file mp4mux 1.22 gives a
- * track that starts later an empty edit, which qtdemux 1.22 ends at the
- * first fragment after a crash. Main context only.
+ * start on that frame exactly, because mp4mux 1.22 lines the tracks up by
+ * their first samples (measured: audio that began 23 ms before the first
+ * frame played 23 ms late). Main context only.
  */
 void
 kaigi_recorder_begin (KaigiRecorder *self)
@@ -1876,7 +1876,6 @@ clip_audio_front (GstPad       *pad,
   g_autoptr(GstCaps) caps = gst_pad_get_current_caps (pad);
   GstAudioInfo info;
   guint64 trim, samples;
-  GstClockTime pts;
 
   if (caps == NULL || !gst_audio_info_from_caps (&info, caps))
     return NULL;
@@ -1884,16 +1883,9 @@ clip_audio_front (GstPad       *pad,
   samples = gst_buffer_get_size (buffer) / GST_AUDIO_INFO_BPF (&info);
   if (trim >= samples)
     return NULL;
-  /* A copy of a region that does not start at 0 has no timestamps
-   * (gst_buffer_copy_into()), so the PTS comes from the original. Adding
-   * to the copy's NONE wrapped round to a time near 0: a stray buffer at
-   * the head of every recording's audio, after which mp4mux got the first
-   * audio 21 ms (one AAC encoder delay) after the first frame, and a
-   * fragmented file's audio began with an empty edit (docs/recording.md) */
-  pts = GST_BUFFER_PTS (buffer);
   buffer = gst_audio_buffer_truncate (gst_buffer_ref (buffer), GST_AUDIO_INFO_BPF (&info), trim, -1);
   /* segment time and running time advance alike (rate 1) */
-  GST_BUFFER_PTS (buffer) = pts + gst_util_uint64_scale_int (trim, GST_SECOND, GST_AUDIO_INFO_RATE (&info));
+  GST_BUFFER_PTS (buffer) += gst_util_uint64_scale_int (trim, GST_SECOND, GST_AUDIO_INFO_RATE (&info));
   GST_BUFFER_DURATION (buffer) = gst_util_uint64_scale_int (samples - trim, GST_SECOND,
                                                             GST_AUDIO_INFO_RATE (&info));
   return buffer;

@@ -172,34 +172,6 @@ test_readme_example (void)
   g_assert_cmpuint (config->jitterbuffer_latency_ms, ==, 40);
 }
 
-/* A key an older Kaigi had still loads, with a warning, and changes
- * nothing; a key that never was is still an error */
-static void
-test_obsolete_key (void)
-{
-  g_autoptr(GKeyFile) key_file = g_key_file_new ();
-  g_autoptr(KaigiConfig) config = kaigi_config_new ();
-  g_autoptr(KaigiConfig) defaults = kaigi_config_new ();
-  g_autoptr(GError) error = NULL;
-  g_autofree char *loaded_text = NULL;
-  g_autofree char *defaults_text = NULL;
-
-  g_assert_true (g_key_file_load_from_data (key_file, "[recording]\ncrash-safe-minutes=60\n", -1,
-                                            G_KEY_FILE_NONE, &error));
-  g_test_expect_message ("Kaigi", G_LOG_LEVEL_WARNING, "*crash-safe-minutes is obsolete and ignored*");
-  g_assert_true (kaigi_config_load_key_file (config, key_file, "old.conf", &error));
-  g_test_assert_expected_messages ();
-  g_assert_no_error (error);
-  loaded_text = kaigi_config_to_data (config);
-  defaults_text = kaigi_config_to_data (defaults);
-  g_assert_cmpstr (loaded_text, ==, defaults_text);
-
-  g_assert_true (g_key_file_load_from_data (key_file, "[recording]\ncrash-safe-hours=1\n", -1,
-                                            G_KEY_FILE_NONE, &error));
-  g_assert_false (kaigi_config_load_key_file (config, key_file, "old.conf", &error));
-  g_assert_error (error, KAIGI_CONFIG_ERROR, KAIGI_CONFIG_ERROR_UNKNOWN_KEY);
-}
-
 /* Command line beats environment beats file beats defaults */
 static void
 test_environment (void)
@@ -441,7 +413,6 @@ main (int   argc,
   g_test_add_func ("/config/bad-args", test_bad_args);
   g_test_add_func ("/config/ice-servers", test_ice_servers);
   g_test_add_func ("/config/readme-example", test_readme_example);
-  g_test_add_func ("/config/obsolete-key", test_obsolete_key);
   g_test_add_func ("/config/environment", test_environment);
   g_test_add_func ("/config/environment-names", test_environment_names);
   g_test_add_func ("/config/run-flags", test_run_flags);
