@@ -6,6 +6,7 @@
 #pragma once
 
 #include <gst/gst.h>
+#include <gst/audio/audio.h>
 #include <gst/webrtc/webrtc.h>
 
 #include "kaigi-types.h"
@@ -107,6 +108,9 @@ GstElement   *kaigi_media_make_discard_sink      (GError            **error);
 const char   *kaigi_media_pick_h264_encoder      (const KaigiConfig  *config,
                                                   GError            **error);
 guint         kaigi_media_get_aac_encoder_delay  (const char         *factory);
+GstBuffer    *kaigi_media_clip_audio_front       (GstBuffer          *buffer,
+                                                  const GstAudioInfo *info,
+                                                  GstClockTime        trim);
 GstElement   *kaigi_media_make_recorder_bin      (const KaigiConfig  *config,
                                                   const char         *location,
                                                   GstClockTime        start,

@@ -1866,7 +1866,11 @@ finish_timeout_cb (gpointer user_data)
 }
 
 /* Streaming thread of the audiomixer: a new buffer with the samples of
- * @buffer from @start (running time) on, or NULL if it has none there */
+ * @buffer from @start (running time) on, or NULL if it has none there.
+ * Before kaigi_media_clip_audio_front(), the cut buffer's PTS wrapped round
+ * to near 0: a stray buffer at the head of every recording's audio, after
+ * which mp4mux got the first audio one AAC frame (21 ms) after the first
+ * frame and moved the whole track that much earlier (docs/recording.md) */
 static GstBuffer *
 clip_audio_front (GstPad       *pad,
                   GstBuffer    *buffer,
@@ -1875,20 +1879,11 @@ clip_audio_front (GstPad       *pad,
 {
   g_autoptr(GstCaps) caps = gst_pad_get_current_caps (pad);
   GstAudioInfo info;
-  guint64 trim, samples;
 
-  if (caps == NULL || !gst_audio_info_from_caps (&info, caps))
+  if (caps == NULL || !gst_audio_info_from_caps (&info, caps) || !GST_BUFFER_PTS_IS_VALID (buffer))
     return NULL;
-  trim = gst_util_uint64_scale_round (start - running, GST_AUDIO_INFO_RATE (&info), GST_SECOND);
-  samples = gst_buffer_get_size (buffer) / GST_AUDIO_INFO_BPF (&info);
-  if (trim >= samples)
-    return NULL;
-  buffer = gst_audio_buffer_truncate (gst_buffer_ref (buffer), GST_AUDIO_INFO_BPF (&info), trim, -1);
   /* segment time and running time advance alike (rate 1) */
-  GST_BUFFER_PTS (buffer) += gst_util_uint64_scale_int (trim, GST_SECOND, GST_AUDIO_INFO_RATE (&info));
-  GST_BUFFER_DURATION (buffer) = gst_util_uint64_scale_int (samples - trim, GST_SECOND,
-                                                            GST_AUDIO_INFO_RATE (&info));
-  return buffer;
+  return kaigi_media_clip_audio_front (buffer, &info, start - running);
 }
 
 /* Streaming threads of the compositor and the audiomixer: the file
