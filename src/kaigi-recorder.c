@@ -67,6 +67,7 @@ typedef struct
   GstPad *mix_pad;
   gboolean detaching;
   gboolean has_picture;   /* a decoded frame reached the compositor */
+  gint64 attached;        /* when, monotonic (µs) */
   int broken;             /* atomic: the branch returned an error */
 } Branch;
 
@@ -1337,6 +1338,8 @@ first_picture_main (gpointer user_data)
 
       if (tile->branch[KAIGI_TRACK_VIDEO] == p->branch)
         {
+          GST_INFO_OBJECT (p->self->bin, "first picture of %s (%s), %" G_GINT64_FORMAT " ms after its branch",
+                           tile->id, tile->name, (g_get_monotonic_time () - p->branch->attached) / 1000);
           p->branch->has_picture = TRUE;
           apply_layout (p->self);
         }
@@ -1426,6 +1429,7 @@ kaigi_recorder_attach_track (KaigiRecorder  *self,
   branch->kind = kind;
   branch->tee = gst_object_ref (tee);
   branch->bin = gst_object_ref_sink (bin);
+  branch->attached = g_get_monotonic_time ();
   tile->branch[kind] = branch;
 
   gst_object_set_name (GST_OBJECT (bin), NULL);

@@ -372,7 +372,21 @@ colour_between (const Decoded *d,
     if (votes[c] > votes[best])
       best = c;
   *n_frames = n;
-  return votes[best] * 2 > n ? colours[best] : 0;
+  if (votes[best] * 2 > n)
+    return colours[best];
+
+  /* No colour has most frames: what was there, for the failure's log */
+  {
+    g_autoptr(GString) seen = g_string_new (NULL);
+
+    for (i = 0; i < d->video_pts->len; i += 5)
+      g_string_append_printf (seen, " %" G_GUINT64_FORMAT ":%06x",
+                              (g_array_index (d->video_pts, GstClockTime, i) - first) / GST_MSECOND,
+                              g_array_index (samples, guint32, i));
+    g_test_message ("%s tile from %u to %u ms: %u frames, %u red, %u green, %u blue; ms:colour%s",
+                    first_tile ? "first" : "main", from_ms, to_ms, n, votes[0], votes[1], votes[2], seen->str);
+  }
+  return 0;
 }
 
 static GstClockTime
@@ -1595,7 +1609,14 @@ was_logged (const char *pattern)
 
 /* A publisher whose VP8 key frames claim a picture wider than a recording
  * decodes (8192): the server says so, leaves its video out, and the
- * recording goes on with everyone else */
+ * recording goes on with everyone else.
+ *
+ * The others' pictures are checked from 2.5 s into the file: a tile's
+ * picture starts with the first keyframe after the recorder asks for one,
+ * and the server's request can wait for its next regular RTCP packet
+ * (up to about 2 s here, docs/recording.md) or the test client's next
+ * periodic keyframe (every 2 s). From 0.5 s on, this failed about once in
+ * ten runs. */
 static void
 test_too_large (Fixture       *f,
                 gconstpointer  data)
@@ -1638,7 +1659,7 @@ test_too_large (Fixture       *f,
     file = g_strdup (json_object_get_string_member (node_object (started), "file"));
   }
   t_start = g_get_monotonic_time ();
-  run_for (4000);
+  run_for (6000);
   {
     g_autoptr(JsonNode) finished = kaigi_test_http_request_json (f->port, "DELETE", "/api/rooms/big/recording",
                                                                  NULL, &status, &error);
@@ -1664,8 +1685,8 @@ test_too_large (Fixture       *f,
   path = g_build_filename (f->recordings_dir, file, NULL);
   if (!decode_file (path, &decoded, &error))
     g_error ("%s", error->message);
-  g_assert_cmpuint (colour_between (&decoded, FALSE, 500, 3500, &n), ==, RED);
-  g_assert_cmpuint (colour_between (&decoded, TRUE, 500, 3500, &n), ==, GREEN);
+  g_assert_cmpuint (colour_between (&decoded, FALSE, 2500, 5500, &n), ==, RED);
+  g_assert_cmpuint (colour_between (&decoded, TRUE, 2500, 5500, &n), ==, GREEN);
   g_assert_cmpuint (span (decoded.video_pts), >=, (guint64) ((t_stop - t_start) / 1000 - 1000) * GST_MSECOND);
   g_assert_cmpuint (largest_gap (decoded.video_pts, NULL), <=, MAX_GAP);
   g_assert_cmpuint (largest_gap (decoded.audio_pts, decoded.audio_end), <=, MAX_GAP);
