@@ -1326,6 +1326,9 @@ typedef struct
 {
   KaigiRecorder *self;
   Branch *branch;
+  GstClockTime running;   /* of the first decoded frame */
+  GstClockTime now;       /* the running time when it was decoded */
+  GstClockTime composed;  /* the composite's last frame then */
 } FirstPicture;
 
 static gboolean
@@ -1341,8 +1344,11 @@ first_picture_main (gpointer user_data)
 
       if (tile->branch[KAIGI_TRACK_VIDEO] == p->branch)
         {
-          GST_INFO_OBJECT (p->self->bin, "first picture of %s (%s), %" G_GINT64_FORMAT " ms after its branch",
-                           tile->id, tile->name, (g_get_monotonic_time () - p->branch->attached) / 1000);
+          GST_INFO_OBJECT (p->self->bin, "first picture of %s (%s), %" G_GINT64_FORMAT " ms after its branch; "
+                           "its time %" GST_STIME_FORMAT " from when it was decoded, the composite's last frame %" GST_STIME_FORMAT,
+                           tile->id, tile->name, (g_get_monotonic_time () - p->branch->attached) / 1000,
+                           GST_STIME_ARGS (GST_CLOCK_DIFF (p->now, p->running)),
+                           GST_STIME_ARGS (GST_CLOCK_DIFF (p->now, p->composed)));
           p->branch->has_picture = TRUE;
           apply_layout (p->self);
         }
@@ -1366,6 +1372,11 @@ note_first_picture (GstPad          *pad,
 
   p->self = g_object_ref (self);
   p->branch = branch;
+  p->running = buffer_running_time (pad, GST_PAD_PROBE_INFO_BUFFER (info));
+  p->now = running_time_now (self);
+  GST_OBJECT_LOCK (self->bin);
+  p->composed = self->composite_position;
+  GST_OBJECT_UNLOCK (self->bin);
   g_source_set_callback (source, first_picture_main, p, NULL);
   g_source_attach (source, self->context);
   return GST_PAD_PROBE_REMOVE;
