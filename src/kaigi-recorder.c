@@ -1345,10 +1345,13 @@ first_picture_main (gpointer user_data)
       if (tile->branch[KAIGI_TRACK_VIDEO] == p->branch)
         {
           GST_INFO_OBJECT (p->self->bin, "first picture of %s (%s), %" G_GINT64_FORMAT " ms after its branch; "
-                           "its time %" GST_STIME_FORMAT " from when it was decoded, the composite's last frame %" GST_STIME_FORMAT,
-                           tile->id, tile->name, (g_get_monotonic_time () - p->branch->attached) / 1000,
+                           "its time %" GST_STIME_FORMAT " from when it was decoded, the composite's last frame %"
+                           GST_STIME_FORMAT "%s", tile->id, tile->name,
+                           (g_get_monotonic_time () - p->branch->attached) / 1000,
                            GST_STIME_ARGS (GST_CLOCK_DIFF (p->now, p->running)),
-                           GST_STIME_ARGS (GST_CLOCK_DIFF (p->now, p->composed)));
+                           GST_STIME_ARGS (GST_CLOCK_TIME_IS_VALID (p->composed) ? GST_CLOCK_DIFF (p->now, p->composed)
+                                                                                : GST_CLOCK_STIME_NONE),
+                           GST_CLOCK_TIME_IS_VALID (p->composed) ? "" : " (no frame yet)");
           p->branch->has_picture = TRUE;
           apply_layout (p->self);
         }
