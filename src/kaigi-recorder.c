@@ -1329,8 +1329,33 @@ typedef struct
   GstClockTime running;   /* of the first decoded frame */
   GstClockTime now;       /* the running time when it was decoded */
   GstClockTime composed;  /* the composite's last frame then */
+  guint polls;            /* of first_picture_main() */
 } FirstPicture;
 
+/* How often (ms) and how many times a first picture waits for the
+ * compositor to pass its time */
+#define FIRST_PICTURE_POLL_MS 10
+#define FIRST_PICTURE_POLLS 100
+
+/* Main context: the composite has a frame at or after @running */
+static gboolean
+composed_past (KaigiRecorder *self,
+               GstClockTime   running)
+{
+  GstClockTime composed;
+
+  GST_OBJECT_LOCK (self->bin);
+  composed = self->composite_position;
+  GST_OBJECT_UNLOCK (self->bin);
+  return GST_CLOCK_TIME_IS_VALID (composed) && GST_CLOCK_TIME_IS_VALID (running) && composed >= running;
+}
+
+/* Main context: a branch's first decoded frame. The tile shows it instead
+ * of the placeholder once the compositor has composed a frame at or after
+ * its time: the compositor then holds it, and draws it from the switch on.
+ * Switching earlier, the compositor could draw the tile before the
+ * picture's time, with nothing in it (black): seen in browser tests, where
+ * the first pictures often come before the compositor's first frame. */
 static gboolean
 first_picture_main (gpointer user_data)
 {
@@ -1342,9 +1367,10 @@ first_picture_main (gpointer user_data)
     {
       Tile *tile = g_ptr_array_index (p->self->tiles, i);
 
-      if (tile->branch[KAIGI_TRACK_VIDEO] == p->branch)
-        {
-          GST_INFO_OBJECT (p->self->bin, "first picture of %s (%s), %" G_GINT64_FORMAT " ms after its branch; "
+      if (tile->branch[KAIGI_TRACK_VIDEO] != p->branch)
+        continue;
+      if (p->polls == 0)
+        GST_INFO_OBJECT (p->self->bin, "first picture of %s (%s), %" G_GINT64_FORMAT " ms after its branch; "
                            "its time %" GST_STIME_FORMAT " from when it was decoded, the composite's last frame %"
                            GST_STIME_FORMAT "%s", tile->id, tile->name,
                            (g_get_monotonic_time () - p->branch->attached) / 1000,
@@ -1352,17 +1378,28 @@ first_picture_main (gpointer user_data)
                            GST_STIME_ARGS (GST_CLOCK_TIME_IS_VALID (p->composed) ? GST_CLOCK_DIFF (p->now, p->composed)
                                                                                 : GST_CLOCK_STIME_NONE),
                            GST_CLOCK_TIME_IS_VALID (p->composed) ? "" : " (no frame yet)");
-          p->branch->has_picture = TRUE;
-          apply_layout (p->self);
-        }
+      if (!composed_past (p->self, p->running) && ++p->polls < FIRST_PICTURE_POLLS)
+        return G_SOURCE_CONTINUE;
+      GST_DEBUG_OBJECT (p->self->bin, "%s (%s) shows its picture after %u polls", tile->id, tile->name, p->polls);
+      p->branch->has_picture = TRUE;
+      apply_layout (p->self);
+      break;
     }
-  g_object_unref (p->self);
-  g_free (p);
   return G_SOURCE_REMOVE;
 }
 
-/* Streaming thread: the first decoded frame. Until then the tile shows
- * the placeholder, not a black rectangle. */
+static void
+first_picture_free (gpointer data)
+{
+  FirstPicture *p = data;
+
+  g_object_unref (p->self);
+  g_free (p);
+}
+
+/* Streaming thread: the first decoded frame. Until the tile shows it
+ * (first_picture_main()), it shows the placeholder, not a black
+ * rectangle. */
 static GstPadProbeReturn
 note_first_picture (GstPad          *pad,
                     GstPadProbeInfo *info,
@@ -1371,7 +1408,7 @@ note_first_picture (GstPad          *pad,
   Branch *branch = user_data;
   KaigiRecorder *self = branch->recorder;
   FirstPicture *p = g_new0 (FirstPicture, 1);
-  g_autoptr(GSource) source = g_idle_source_new ();
+  g_autoptr(GSource) source = g_timeout_source_new (FIRST_PICTURE_POLL_MS);
 
   p->self = g_object_ref (self);
   p->branch = branch;
@@ -1380,7 +1417,7 @@ note_first_picture (GstPad          *pad,
   GST_OBJECT_LOCK (self->bin);
   p->composed = self->composite_position;
   GST_OBJECT_UNLOCK (self->bin);
-  g_source_set_callback (source, first_picture_main, p, NULL);
+  g_source_set_callback (source, first_picture_main, p, first_picture_free);
   g_source_attach (source, self->context);
   return GST_PAD_PROBE_REMOVE;
 }
