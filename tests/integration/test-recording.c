@@ -1398,6 +1398,9 @@ test_two_rooms_and_a_stall (Fixture       *f,
   kaigi_test_client_vanish (staller);
   run_for (4000);
 
+  /* The file ends when the stop is asked for; the reply waits for it to
+   * be finalized, which is not part of the recording */
+  t_stop = g_get_monotonic_time ();
   {
     g_autoptr(JsonNode) finished = kaigi_test_http_request_json (f->port, "DELETE", "/api/rooms/one/recording",
                                                                  NULL, &status, &error);
@@ -1406,7 +1409,6 @@ test_two_rooms_and_a_stall (Fixture       *f,
     g_assert_cmpuint (status, ==, 200);
   }
   kaigi_test_client_leave (speakers[1]);
-  t_stop = g_get_monotonic_time ();
   /* Not inside a wait: the HTTP helper waits on its own */
   for (n = 0; n < 75 && !recording_listed (f, files[1]); n++)
     run_for (200);
@@ -1479,6 +1481,9 @@ test_garbage (Fixture       *f,
   t_start = g_get_monotonic_time ();
   frames_before = kaigi_test_client_get_video_frames (listener, speaker_id);
   run_for (6000);
+  /* The file ends when the stop is asked for; the reply waits for it to
+   * be finalized, which is not part of the recording */
+  t_stop = g_get_monotonic_time ();
   {
     g_autoptr(JsonNode) finished = kaigi_test_http_request_json (f->port, "DELETE", "/api/rooms/noise/recording",
                                                                  NULL, &status, &error);
@@ -1486,7 +1491,6 @@ test_garbage (Fixture       *f,
     g_assert_no_error (error);
     g_assert_cmpuint (status, ==, 200);
   }
-  t_stop = g_get_monotonic_time ();
 
   /* Forwarding went on: about 15 fps of the speaker for 6 s */
   g_assert_cmpuint (kaigi_test_client_get_video_frames (listener, speaker_id) - frames_before, >, 60);
@@ -1660,6 +1664,9 @@ test_too_large (Fixture       *f,
   }
   t_start = g_get_monotonic_time ();
   run_for (6000);
+  /* The file ends when the stop is asked for; the reply waits for it to
+   * be finalized, which is not part of the recording */
+  t_stop = g_get_monotonic_time ();
   {
     g_autoptr(JsonNode) finished = kaigi_test_http_request_json (f->port, "DELETE", "/api/rooms/big/recording",
                                                                  NULL, &status, &error);
@@ -1667,7 +1674,6 @@ test_too_large (Fixture       *f,
     g_assert_no_error (error);
     g_assert_cmpuint (status, ==, 200);
   }
-  t_stop = g_get_monotonic_time ();
   /* Not inside a wait: the HTTP helper waits on its own */
   for (n = 0; n < 75 && !recording_listed (f, file); n++)
     run_for (200);
