@@ -189,6 +189,19 @@ running_time_now (KaigiRecorder *self)
   return gst_clock_get_time (clock) - gst_element_get_base_time (GST_ELEMENT (self->pipeline));
 }
 
+/* Any thread: the running time of the composite's last frame, NONE
+ * before the first */
+static GstClockTime
+get_composite_position (KaigiRecorder *self)
+{
+  GstClockTime running;
+
+  GST_OBJECT_LOCK (self->bin);
+  running = self->composite_position;
+  GST_OBJECT_UNLOCK (self->bin);
+  return running;
+}
+
 static void
 branch_free (Branch *branch)
 {
@@ -427,9 +440,7 @@ report_lateness (GstPad          *pad,
   if (late <= (GstClockTimeDiff) QOS_SLACK)
     return GST_PAD_PROBE_OK;
 
-  GST_OBJECT_LOCK (self->bin);
-  position = self->composite_position;
-  GST_OBJECT_UNLOCK (self->bin);
+  position = get_composite_position (self);
   if (!GST_CLOCK_TIME_IS_VALID (position))
     return GST_PAD_PROBE_OK;
 
@@ -1047,12 +1058,7 @@ layout_time (KaigiRecorder *self)
 static GstClockTime
 composed_until (KaigiRecorder *self)
 {
-  GstClockTime running;
-
-  GST_OBJECT_LOCK (self->bin);
-  running = self->composite_position;
-  GST_OBJECT_UNLOCK (self->bin);
-  return composite_stream_time (self, running);
+  return composite_stream_time (self, get_composite_position (self));
 }
 
 /* Main context: forgets the control points of @source that no frame
@@ -1342,11 +1348,8 @@ static gboolean
 composed_past (KaigiRecorder *self,
                GstClockTime   running)
 {
-  GstClockTime composed;
+  GstClockTime composed = get_composite_position (self);
 
-  GST_OBJECT_LOCK (self->bin);
-  composed = self->composite_position;
-  GST_OBJECT_UNLOCK (self->bin);
   return GST_CLOCK_TIME_IS_VALID (composed) && GST_CLOCK_TIME_IS_VALID (running) && composed >= running;
 }
 
@@ -1414,9 +1417,7 @@ note_first_picture (GstPad          *pad,
   p->branch = branch;
   p->running = buffer_running_time (pad, GST_PAD_PROBE_INFO_BUFFER (info));
   p->now = running_time_now (self);
-  GST_OBJECT_LOCK (self->bin);
-  p->composed = self->composite_position;
-  GST_OBJECT_UNLOCK (self->bin);
+  p->composed = get_composite_position (self);
   g_source_set_callback (source, first_picture_main, p, first_picture_free);
   g_source_attach (source, self->context);
   return GST_PAD_PROBE_REMOVE;
@@ -1938,7 +1939,7 @@ clip_audio_front (GstPad       *pad,
   g_autoptr(GstCaps) caps = gst_pad_get_current_caps (pad);
   GstAudioInfo info;
 
-  if (caps == NULL || !gst_audio_info_from_caps (&info, caps) || !GST_BUFFER_PTS_IS_VALID (buffer))
+  if (caps == NULL || !gst_audio_info_from_caps (&info, caps))
     return NULL;
   /* segment time and running time advance alike (rate 1) */
   return kaigi_media_clip_audio_front (buffer, &info, start - running);
