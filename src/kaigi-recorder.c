@@ -834,8 +834,13 @@ update_origin (KaigiRecorder *self)
       self->sources_starting > 0)
     return;
 
+  /* Never later than SOURCES_WAIT after the request, even where the
+   * sources got ready later: the give-up in keep_start_to_stop() comes
+   * with a composite frame, which can run behind the clock (on CI under
+   * the sanitizers, a file started 521 ms after the request) */
   start = GST_CLOCK_TIME_IS_VALID (self->sources_ready)
-          ? MAX (self->start_time, self->sources_ready) : self->start_time;
+          ? CLAMP (self->sources_ready, self->start_time, self->start_time + SOURCES_WAIT)
+          : self->start_time;
   frames = start > self->frame_zero
            ? gst_util_uint64_scale_ceil (start - self->frame_zero, fps, GST_SECOND)
            : 0;
