@@ -57,7 +57,6 @@ kaigi_config_new (void)
   config->recording_height = KAIGI_DEFAULT_RECORDING_HEIGHT;
   config->recording_framerate = KAIGI_DEFAULT_RECORDING_FRAMERATE;
   config->recording_bitrate_kbps = KAIGI_DEFAULT_RECORDING_BITRATE_KBPS;
-  config->recording_crash_safe_minutes = KAIGI_DEFAULT_RECORDING_CRASH_SAFE_MINUTES;
   config->speaker_lead_ms = KAIGI_DEFAULT_SPEAKER_LEAD_MS;
   config->speaker_hold_ms = KAIGI_DEFAULT_SPEAKER_HOLD_MS;
   config->shutdown_grace_s = KAIGI_DEFAULT_SHUTDOWN_GRACE_S;
@@ -167,7 +166,6 @@ static const KeySpec key_specs[] = {
   KEY ("recording", "framerate", KEY_UINT, recording_framerate, 1, 60, NULL),
   KEY ("recording", "video-bitrate", KEY_UINT, recording_bitrate_kbps, 100, 50000, NULL),
   KEY ("recording", "video-encoder", KEY_STRING, recording_encoder, 0, 0, NULL),
-  KEY ("recording", "crash-safe-minutes", KEY_UINT, recording_crash_safe_minutes, 1, 1440, NULL),
   KEY ("speaker", "lead-time", KEY_UINT, speaker_lead_ms, 0, 60000, NULL),
   KEY ("speaker", "hold-time", KEY_UINT, speaker_hold_ms, 0, 600000, NULL),
 };

@@ -20,7 +20,6 @@ G_BEGIN_DECLS
 #define KAIGI_DEFAULT_RECORDING_HEIGHT 720
 #define KAIGI_DEFAULT_RECORDING_FRAMERATE 30
 #define KAIGI_DEFAULT_RECORDING_BITRATE_KBPS 2500
-#define KAIGI_DEFAULT_RECORDING_CRASH_SAFE_MINUTES 180
 #define KAIGI_DEFAULT_SPEAKER_LEAD_MS 1000
 #define KAIGI_DEFAULT_SPEAKER_HOLD_MS 2000
 #define KAIGI_DEFAULT_SHUTDOWN_GRACE_S 0
@@ -65,9 +64,6 @@ typedef enum
  * @recording_bitrate_kbps: H.264 bitrate of recorded video (kbit/s)
  * @recording_encoder: (nullable): H.264 encoder element, `x264enc` or
  *   `openh264enc`; %NULL picks x264enc where present, else openh264enc
- * @recording_crash_safe_minutes: how much of a recording (minutes) a crash
- *   cannot take: the room reserved for its index at the start of the file
- *   (about 130 kB per minute)
  * @speaker_lead_ms: how long (ms) a new speaker must be the loudest
  *   before the active speaker changes
  * @speaker_hold_ms: the least time (ms) an active speaker keeps the main
@@ -103,7 +99,6 @@ struct _KaigiConfig
   guint recording_framerate;
   guint recording_bitrate_kbps;
   char *recording_encoder;
-  guint recording_crash_safe_minutes;
   guint speaker_lead_ms;
   guint speaker_hold_ms;
   char *tls_certificate;

@@ -655,17 +655,14 @@ kaigi_media_clip_audio_front (GstBuffer          *buffer,
  * - each aggregator also has a live base source (a 16×16 invisible
  *   picture, silence) so that time advances in the file whoever is
  *   there: no gaps when everybody's camera is off;
- * - mp4mux "mux" in its robust recording mode (GstBaseQTMux
- *   `reserved-max-duration`, `reserved-moov-update-period`): the index
- *   (moov) has room reserved at the start of the file for the
- *   configured crash-safe duration and is rewritten there every second,
- *   so a kill -9 leaves a normal, playable MP4 missing at most the last
- *   second, and a clean stop a normal MP4 with its index up front. (Not
- *   `fragment-duration` with `fragment-mode=first-moov-then-finalise`:
- *   in that mode mp4mux 1.22 leaks 4 KiB per fragment, 29 MB per hour
- *   at 500 ms fragments; docs/recording.md.) Past
- *   the reserved duration the file is still finalized on a clean stop;
- *   only the crash safety of the part beyond it is lost. → filesink
+ * - mp4mux "mux" writing fragments (`fragment-duration` of
+ *   %KAIGI_MEDIA_FRAGMENT_DURATION_MS, `fragment-mode=first-moov-then-finalise`):
+ *   the index of the first fragment (a moov) comes after it, then a moof
+ *   for every fragment, so a kill -9 leaves a playable file missing at most
+ *   about the last fragment; on a clean stop (EOS) mp4mux rewrites the file
+ *   into a normal MP4, one mdat and the full moov at its end. In this mode
+ *   mp4mux 1.22 leaks 4 KiB per fragment (about 29 MB per hour of
+ *   recording; docs/recording.md) → filesink
  *   "sink" (not synchronised, no preroll).
  *
  * Participants' tiles and voices are added as further compositor and
@@ -727,15 +724,13 @@ kaigi_media_make_recorder_bin (const KaigiConfig  *config,
     "! %s name=aenc bitrate=128000 ! aacparse ! mux.audio_0 "
     "audiotestsrc name=abase is-live=true wave=silence samplesperbuffer=480 "
     "! audio/x-raw,rate=48000,channels=2 ! amix. "
-    "mp4mux name=mux reserved-max-duration=%" G_GUINT64_FORMAT " "
-    "  reserved-moov-update-period=%" G_GUINT64_FORMAT " "
+    "mp4mux name=mux fragment-duration=%u fragment-mode=first-moov-then-finalise "
     "! filesink name=sink async=false sync=false",
     (guint64) KAIGI_MEDIA_MIX_LATENCY,
     config->recording_width, config->recording_height, fps,
     (guint64) (2 * GST_SECOND), encoder, fps,
     (guint64) KAIGI_MEDIA_MIX_LATENCY, (guint64) (2 * GST_SECOND), aac,
-    (guint64) config->recording_crash_safe_minutes * 60 * GST_SECOND,
-    (guint64) KAIGI_MEDIA_INDEX_UPDATE_PERIOD);
+    (guint) KAIGI_MEDIA_FRAGMENT_DURATION_MS);
 
   bin = gst_parse_bin_from_description_full (description, FALSE, NULL,
                                              GST_PARSE_FLAG_FATAL_ERRORS, &parse_error);

@@ -31,12 +31,17 @@ G_BEGIN_DECLS
 #define KAIGI_MEDIA_MIX_LATENCY (150 * GST_MSECOND)
 
 /**
- * KAIGI_MEDIA_INDEX_UPDATE_PERIOD:
+ * KAIGI_MEDIA_FRAGMENT_DURATION_MS:
  *
- * How often (ns) a recording's index is rewritten in place: at most this
- * much is lost to a crash.
+ * The longest fragment (ms) of a recording's MP4 (mp4mux
+ * `fragment-duration`): a crash loses the fragment being written, and
+ * what is still on its way to the muxer (about 0.6 s: the mix's latency,
+ * the encoders). Killed 6 s in, a file kept 4.93 s of media at 500 ms
+ * fragments and 3.97 s at 1000 ms, where at most 2 s may be lost. Every
+ * fragment costs the 4 KiB that mp4mux 1.22 leaks per fragment
+ * (docs/recording.md), so not shorter.
  */
-#define KAIGI_MEDIA_INDEX_UPDATE_PERIOD (GST_SECOND)
+#define KAIGI_MEDIA_FRAGMENT_DURATION_MS 500
 
 /**
  * KAIGI_MEDIA_MAX_PICTURE_SIDE:

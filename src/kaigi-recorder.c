@@ -5,7 +5,7 @@
  * A recorder is a bin in its room's pipeline that exists only while the
  * recording runs: a compositor and an audiomixer fed by decoding branches
  * hung off the participants' track tees, an H.264 and an AAC encoder, and
- * an mp4mux in its robust recording mode writing ROOM-YYYYmmdd-HHMMSS.mp4.part,
+ * an mp4mux writing fragments to ROOM-YYYYmmdd-HHMMSS.mp4.part,
  * renamed to .mp4 once finalized. See kaigi_media_make_recorder_bin() for the graph.
  *
  * Branches are always unlinked from a tee behind an IDLE probe before they
@@ -2051,11 +2051,11 @@ keep_start_to_stop (GstPad          *pad,
  *
  * Stops the recording cleanly at the current running time: the composite
  * and the mix end there exactly (EOS instead of their first later
- * buffer), the encoders drain, mp4mux finalizes the file (a normal MP4
- * with its index up front), and the `.part` is renamed. Then the branches
+ * buffer), the encoders drain, mp4mux finalizes the file (rewritten into a
+ * normal MP4, its index at the end), and the `.part` is renamed. Then the branches
  * are unlinked from their tees and the graph goes.
  * ::finished follows on the main context, within about a second (at most
- * 10 s, after which the file is kept as its last index left it). Main context
+ * 10 s, after which the file is kept as its last fragment left it). Main context
  * only; calling it again does nothing.
  */
 void

@@ -408,6 +408,83 @@ largest_gap (GArray *starts,
   return gap;
 }
 
+/* The boxes of an MP4 (ISO/IEC 14496-12 §4.2: a 32-bit size, 1 for a
+ * 64-bit one after the type, 0 for "to the end"), as "type type …": the
+ * top level of @path, or, with @parent, the boxes inside the first top-level
+ * box of that type. A box that runs past the end of the file (one that a
+ * kill -9 cut short) is listed and ends the walk. */
+static char *
+mp4_boxes (const char *path,
+           const char *parent)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GMappedFile) mapped = g_mapped_file_new (path, FALSE, &error);
+  g_autoptr(GString) types = g_string_new (NULL);
+  const guint8 *data;
+  gsize length, offset = 0, end;
+
+  g_assert_no_error (error);
+  data = (const guint8 *) g_mapped_file_get_contents (mapped);
+  end = length = g_mapped_file_get_length (mapped);
+  while (offset + 8 <= end)
+    {
+      guint64 size = GST_READ_UINT32_BE (data + offset);
+      gsize header = 8;
+
+      if (size == 1 && offset + 16 <= end)
+        {
+          size = GST_READ_UINT64_BE (data + offset + 8);
+          header = 16;
+        }
+      else if (size == 0)
+        size = end - offset;
+      if (size < header)
+        break;
+      if (parent && memcmp (data + offset + 4, parent, 4) == 0)
+        {
+          /* Walk this box's children instead */
+          end = MIN (length, offset + size);
+          offset += header;
+          parent = NULL;
+          continue;
+        }
+      if (parent == NULL)
+        g_string_append_printf (types, "%s%.4s", types->len ? " " : "", (const char *) data + offset + 4);
+      if (size > end - offset)
+        break;
+      offset += size;
+    }
+  return g_string_free (g_steal_pointer (&types), FALSE);
+}
+
+/* Whether the space-separated @list holds @type */
+static gboolean
+has_box (const char *list,
+         const char *type)
+{
+  g_auto(GStrv) types = g_strsplit (list, " ", -1);
+
+  return g_strv_contains ((const char * const *) types, type);
+}
+
+/* A file that mp4mux finalized: one mdat and the full index after it (a
+ * fragmented file's boxes rewritten: its moofs now lie inside the mdat),
+ * no fragments left, and the moov says nothing of fragments (no mvex) */
+static void
+check_finalized (const char *path)
+{
+  g_autofree char *top = mp4_boxes (path, NULL);
+  g_autofree char *moov = mp4_boxes (path, "moov");
+
+  g_test_message ("%s: %s; moov: %s", path, top, moov);
+  g_assert_true (g_str_has_suffix (top, " moov"));
+  g_assert_true (has_box (top, "mdat"));
+  g_assert_false (has_box (top, "moof"));
+  g_assert_false (has_box (moov, "mvex"));
+}
+
+/* A finished recording: one H.264 and one AAC track at 48 kHz, in a
+ * finalized MP4 */
 static void
 check_tracks (const char *path)
 {
@@ -440,6 +517,7 @@ check_tracks (const char *path)
   }
   gst_discoverer_stream_info_list_free (video);
   gst_discoverer_stream_info_list_free (audio);
+  check_finalized (path);
 }
 
 static void
@@ -527,7 +605,7 @@ test_speaker_layout (Fixture       *f,
   g_assert_cmpint (ABS (duration_ms - (t_asked - t_start) / 1000), <=, 500);
   g_assert_cmpint ((t_stop - t_asked) / 1000, <=, 3000);
 
-  /* The file: final name, one H.264 and one AAC track */
+  /* The file: final name, finalized, one H.264 and one AAC track */
   path = g_build_filename (f->recordings_dir, file, NULL);
   g_assert_true (g_file_test (path, G_FILE_TEST_IS_REGULAR));
   check_tracks (path);
@@ -857,6 +935,17 @@ test_kill (ProcessFixture *f,
   g_assert_false (g_file_test (path, G_FILE_TEST_EXISTS));
   g_assert_true (g_file_test (part, G_FILE_TEST_IS_REGULAR));
 
+  /* Fragments (mp4mux fragment-mode=first-moov-then-finalise): the
+   * first's index, then a moof for each of the later ones */
+  {
+    g_autofree char *top = mp4_boxes (part, NULL);
+    g_autofree char *moov = mp4_boxes (part, "moov");
+
+    g_test_message ("the .part: %s; moov: %s", top, moov);
+    g_assert_true (has_box (top, "moov"));
+    g_assert_true (has_box (top, "moof"));
+    g_assert_true (has_box (moov, "mvex"));
+  }
   if (!decode_file (part, &decoded, &error))
     g_error ("%s", error->message);
   g_test_message ("the .part holds %" G_GUINT64_FORMAT " ms of video, %" G_GUINT64_FORMAT " ms of audio",
@@ -1084,16 +1173,13 @@ test_disk_full (ProcessFixture *f,
   g_autoptr(GError) error = NULL;
   g_autoptr(JsonNode) room = NULL;
   g_autoptr(JsonNode) list = NULL;
-  g_autofree char *config_path = g_build_filename (f->recordings_dir, "kaigi.conf", NULL);
   g_autofree char *file = NULL;
   g_autofree char *stopped = NULL;
-  const char * const extra[] = { "--config", config_path, "--recordings-dir", f->recordings_dir, NULL };
+  const char * const extra[] = { "--recordings-dir", f->recordings_dir, NULL };
   KaigiTestClient *a, *b;
   guint status;
   guint64 frames;
 
-  /* Little index space, so the 320 kB fill up with media in seconds */
-  g_assert_true (g_file_set_contents (config_path, "[recording]\ncrash-safe-minutes=1\n", -1, NULL));
   g_subprocess_launcher_set_child_setup (launcher, limit_file_size, NULL, NULL);
   f->process = kaigi_test_spawn_server_full (launcher, extra, &f->port, &error);
   g_assert_no_error (error);
