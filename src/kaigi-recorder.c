@@ -619,8 +619,8 @@ watch_pad (KaigiRecorder     *self,
 }
 
 /* The recording's streaming threads run at KAIGI_RECORDER_NICE in the
- * SCHED_IDLE class (the room gives its tasks a KaigiTaskPool of that
- * priority, see kaigi-room.c). The
+ * SCHED_IDLE class, and end with their tasks (the room gives its tasks a
+ * KaigiTaskPool of that priority, see kaigi-room.c). The
  * compositor's scaling does not run on them: GStreamer 1.22's
  * videoaggregator converts every picture in its execution task pool
  * (gst_video_aggregator_get_execution_task_pool()), a GstSharedTaskPool,
@@ -629,11 +629,12 @@ watch_pad (KaigiRecorder     *self,
  * scheduling settings of the thread that made the first shared pool, so
  * they ran at the forwarding threads' priority: a fifth of a core at
  * N = 6 (docs/performance.md). While a recording runs, the main context
- * lowers them the same way once a second. A lowered thread stays lowered
- * (raising it can need CAP_SYS_NICE) until GLib ends it, and GLib may
- * give it other shared-pool jobs meanwhile, GIO's blocking ones (TLS
- * handshakes) among them, which then run only on a core that forwarding
- * leaves free. Streaming tasks never run on these threads
+ * lowers them to KAIGI_RECORDER_NICE once a second, but leaves them in
+ * the normal class: a lowered thread stays lowered (raising it needs
+ * CAP_SYS_NICE) until GLib ends it, and GLib may give it other jobs
+ * meanwhile, GIO's blocking ones (TLS handshakes, DNS lookups) among them,
+ * and in SCHED_IDLE those could wait without bound on a busy machine.
+ * Streaming tasks never run on these threads in the server
  * (kaigi-task-pool.c). Linux only (/proc, per-thread scheduling). */
 static gboolean
 lower_pool_threads (gpointer user_data)
@@ -654,7 +655,7 @@ lower_pool_threads (gpointer user_data)
       g_autofree char *comm = NULL;
 
       if (g_file_get_contents (path, &comm, NULL, NULL) && strcmp (g_strchomp (comm), name) == 0)
-        kaigi_task_pool_lower_thread ((pid_t) g_ascii_strtoull (tid, NULL, 10), KAIGI_RECORDER_NICE, TRUE);
+        kaigi_task_pool_lower_thread ((pid_t) g_ascii_strtoull (tid, NULL, 10), KAIGI_RECORDER_NICE, FALSE);
     }
   return G_SOURCE_CONTINUE;
 }
@@ -836,12 +837,17 @@ update_origin (KaigiRecorder *self)
       self->sources_starting > 0)
     return;
 
-  /* Never later than SOURCES_WAIT after the request, even where the
-   * sources got ready later: the give-up in keep_start_to_stop() comes
+  /* One frame after the last source got ready: its picture left the
+   * source then, and may still be on its way to its compositor pad when
+   * the compositor, which ignores pads that have nothing yet, makes the
+   * frame right after (a browser test's first frame once lacked the last
+   * tile; with a frame of room its thread has one frame's time to get
+   * there). Never later than SOURCES_WAIT after the request, even where
+   * the sources got ready later: the give-up in keep_start_to_stop() comes
    * with a composite frame, which can run behind the clock (on CI under
-   * the sanitizers, a file started 521 ms after the request) */
+   * the sanitizers, a file started 521 ms after the request). */
   start = GST_CLOCK_TIME_IS_VALID (self->sources_ready)
-          ? CLAMP (self->sources_ready, self->start_time, self->start_time + SOURCES_WAIT)
+          ? CLAMP (self->sources_ready + GST_SECOND / fps, self->start_time, self->start_time + SOURCES_WAIT)
           : self->start_time;
   frames = start > self->frame_zero
            ? gst_util_uint64_scale_ceil (start - self->frame_zero, fps, GST_SECOND)

@@ -19,10 +19,9 @@
  * (sched(7)): they run only when no ordinary thread wants the CPU, and a
  * forwarding thread that wakes takes the core from them at once. At nice
  * +10 alone the scheduler still let a recording's threads finish their
- * time slice first: in six runs of `N=6 bench/recording-latency.sh` a
- * recording added +16.2 ms to the server's forwarding p99 on average
- * (−2 to +64), and +2.9 ms (−2 to +7) with SCHED_IDLE
- * (docs/performance.md).
+ * time slice first (docs/performance.md has the measurements). Only
+ * threads that end with their task go there: one that GLib reused for
+ * other work could wait without bound behind a busy machine.
  */
 
 #define _GNU_SOURCE /* SCHED_IDLE, sched(7) */

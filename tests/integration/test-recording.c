@@ -411,6 +411,19 @@ largest_gap (GArray *starts,
   return gap;
 }
 
+/* Big-endian sizes at any alignment (GST_READ_UINT32_BE() loads a whole
+ * word where the CPU allows it, which UBSan reports as misaligned) */
+static guint64
+read_be (const guint8 *data,
+         guint         bytes)
+{
+  guint64 value = 0;
+
+  for (guint i = 0; i < bytes; i++)
+    value = value << 8 | data[i];
+  return value;
+}
+
 /* The boxes of an MP4 (ISO/IEC 14496-12 §4.2: a 32-bit size, 1 for a
  * 64-bit one after the type, 0 for "to the end"), as "type type …": the
  * top level of @path, or, with @parent, the boxes inside the first top-level
@@ -431,12 +444,12 @@ mp4_boxes (const char *path,
   end = length = g_mapped_file_get_length (mapped);
   while (offset + 8 <= end)
     {
-      guint64 size = GST_READ_UINT32_BE (data + offset);
+      guint64 size = read_be (data + offset, 4);
       gsize header = 8;
 
       if (size == 1 && offset + 16 <= end)
         {
-          size = GST_READ_UINT64_BE (data + offset + 8);
+          size = read_be (data + offset + 8, 8);
           header = 16;
         }
       else if (size == 0)
@@ -1049,8 +1062,9 @@ count_threads (const char *pid,
   return n;
 }
 
-/* The recording's threads, and the compositor's scaling on GLib's shared
- * threads ("pool-kaigi"), run at nice +10 while forwarding stays at 0;
+/* The recording's threads run at nice +10 in SCHED_IDLE, and the
+ * compositor's scaling on GLib's shared threads ("pool-kaigi") at nice +10,
+ * while forwarding stays at 0 in the normal class;
  * after the recording, a participant who joins gets forwarding threads at
  * 0 again: no lowered thread passes to forwarding */
 static void
@@ -1072,13 +1086,13 @@ test_thread_priorities (ProcessFixture *f,
   b = g_ptr_array_index (f->clients, 1);
 
   KAIGI_TEST_WAIT_UNTIL_ELSE (count_threads (pid, "vmix:", 10, TRUE, &lowered) == 1 && lowered == 1 &&
-                              (n_pool = count_threads (pid, "pool-kaigi", 10, TRUE, &pool_lowered)) > 0 &&
+                              (n_pool = count_threads (pid, "pool-kaigi", 10, FALSE, &pool_lowered)) > 0 &&
                               pool_lowered == n_pool,
                               SIGNAL_TIMEOUT_MS,
-                              g_error ("the recording's threads are not at nice +10 in SCHED_IDLE: the "
-                                       "compositor's %u, and %u of %u shared pool threads",
+                              g_error ("the recording's threads are not lowered: the compositor's %u "
+                                       "(nice +10, SCHED_IDLE), %u of %u shared pool threads (nice +10)",
                                        lowered, pool_lowered, n_pool));
-  g_test_message ("while recording: %u pool-kaigi threads at nice +10 in SCHED_IDLE", n_pool);
+  g_test_message ("while recording: %u pool-kaigi threads at nice +10", n_pool);
   n = count_threads (pid, "nicesrc", 1, FALSE, &lowered);
   g_assert_cmpuint (n, >=, 2);
   g_assert_cmpuint (lowered, ==, 0);
