@@ -837,17 +837,12 @@ update_origin (KaigiRecorder *self)
       self->sources_starting > 0)
     return;
 
-  /* One frame after the last source got ready: its picture left the
-   * source then, and may still be on its way to its compositor pad when
-   * the compositor, which ignores pads that have nothing yet, makes the
-   * frame right after (a browser test's first frame once lacked the last
-   * tile; with a frame of room its thread has one frame's time to get
-   * there). Never later than SOURCES_WAIT after the request, even where
-   * the sources got ready later: the give-up in keep_start_to_stop() comes
+  /* Never later than SOURCES_WAIT after the request, even where the
+   * sources got ready later: the give-up in keep_start_to_stop() comes
    * with a composite frame, which can run behind the clock (on CI under
-   * the sanitizers, a file started 521 ms after the request). */
+   * the sanitizers, a file started 521 ms after the request) */
   start = GST_CLOCK_TIME_IS_VALID (self->sources_ready)
-          ? CLAMP (self->sources_ready + GST_SECOND / fps, self->start_time, self->start_time + SOURCES_WAIT)
+          ? CLAMP (self->sources_ready, self->start_time, self->start_time + SOURCES_WAIT)
           : self->start_time;
   frames = start > self->frame_zero
            ? gst_util_uint64_scale_ceil (start - self->frame_zero, fps, GST_SECOND)
