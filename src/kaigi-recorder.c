@@ -618,9 +618,9 @@ watch_pad (KaigiRecorder     *self,
     gst_pad_add_probe (pad, type, callback, self, NULL);
 }
 
-/* The recording's streaming threads run at KAIGI_RECORDER_NICE in the
- * SCHED_IDLE class, and end with their tasks (the room gives its tasks a
- * KaigiTaskPool of that priority, see kaigi-room.c). The
+/* The recording's streaming threads run at KAIGI_RECORDER_NICE, and end
+ * with their tasks (the room gives its tasks a KaigiTaskPool of that
+ * priority, see kaigi-room.c). The
  * compositor's scaling does not run on them: GStreamer 1.22's
  * videoaggregator converts every picture in its execution task pool
  * (gst_video_aggregator_get_execution_task_pool()), a GstSharedTaskPool,
@@ -629,11 +629,10 @@ watch_pad (KaigiRecorder     *self,
  * scheduling settings of the thread that made the first shared pool, so
  * they ran at the forwarding threads' priority: a fifth of a core at
  * N = 6 (docs/performance.md). While a recording runs, the main context
- * lowers them to KAIGI_RECORDER_NICE once a second, but leaves them in
- * the normal class: a lowered thread stays lowered (raising it needs
- * CAP_SYS_NICE) until GLib ends it, and GLib may give it other jobs
- * meanwhile, GIO's blocking ones (TLS handshakes, DNS lookups) among them,
- * and in SCHED_IDLE those could wait without bound on a busy machine.
+ * lowers them to KAIGI_RECORDER_NICE once a second. A lowered thread
+ * stays lowered (raising it needs CAP_SYS_NICE) until GLib ends it, and
+ * GLib may give it other jobs meanwhile, GIO's blocking ones (TLS
+ * handshakes, DNS lookups) among them, which then yield to forwarding too.
  * Streaming tasks never run on these threads in the server
  * (kaigi-task-pool.c). Linux only (/proc, per-thread scheduling). */
 static gboolean
@@ -655,7 +654,7 @@ lower_pool_threads (gpointer user_data)
       g_autofree char *comm = NULL;
 
       if (g_file_get_contents (path, &comm, NULL, NULL) && strcmp (g_strchomp (comm), name) == 0)
-        kaigi_task_pool_lower_thread ((pid_t) g_ascii_strtoull (tid, NULL, 10), KAIGI_RECORDER_NICE, FALSE);
+        kaigi_task_pool_lower_thread ((pid_t) g_ascii_strtoull (tid, NULL, 10), KAIGI_RECORDER_NICE);
     }
   return G_SOURCE_CONTINUE;
 }

@@ -25,8 +25,7 @@ KaigiRecorder *kaigi_recorder_new              (GstBin             *pipeline,
  * KAIGI_RECORDER_NICE:
  *
  * The nice value (setpriority(2), +19 lowest) of a recording's streaming
- * threads, which also run in the SCHED_IDLE class (sched(7)): forwarding
- * goes first on a busy machine.
+ * threads: forwarding goes first on a busy machine.
  */
 #define KAIGI_RECORDER_NICE 10
 

@@ -278,8 +278,8 @@ assign_task_pool (GstBus     *bus,
 
   if (g_once_init_enter (&pools_made))
     {
-      forwarding_pool = kaigi_task_pool_new (0, FALSE);
-      recording_pool = kaigi_task_pool_new (KAIGI_RECORDER_NICE, TRUE);
+      forwarding_pool = kaigi_task_pool_new (0);
+      recording_pool = kaigi_task_pool_new (KAIGI_RECORDER_NICE);
       g_once_init_leave (&pools_made, 1);
     }
   gst_task_set_pool (g_value_get_object (object),

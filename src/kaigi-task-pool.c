@@ -14,22 +14,11 @@
  * GST_STREAM_STATUS_TYPE_CREATE, as the GStreamer manual's "Configuring the
  * priority of threads" describes): each task gets a new thread, which
  * lowers itself to the pool's nice value and ends with the task.
- *
- * A recording's pool also puts its threads in the SCHED_IDLE class
- * (sched(7)): they run only when no ordinary thread wants the CPU, and a
- * forwarding thread that wakes takes the core from them at once. At nice
- * +10 alone the scheduler still let a recording's threads finish their
- * time slice first (docs/performance.md has the measurements). Only
- * threads that end with their task go there: one that GLib reused for
- * other work could wait without bound behind a busy machine.
  */
-
-#define _GNU_SOURCE /* SCHED_IDLE, sched(7) */
 
 #include "config.h"
 
 #include <errno.h>
-#include <sched.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -44,7 +33,6 @@ struct _KaigiTaskPool
   GstTaskPool parent_instance;
 
   int nice;
-  gboolean idle;
 };
 
 G_DEFINE_FINAL_TYPE_WITH_CODE (KaigiTaskPool, kaigi_task_pool, GST_TYPE_TASK_POOL,
@@ -56,27 +44,21 @@ typedef struct
   GstTaskPoolFunction func;
   gpointer user_data;
   int nice;
-  gboolean idle;
 } Job;
 
 /**
  * kaigi_task_pool_lower_thread:
  * @tid: a thread of this process (its kernel thread id, gettid(2))
  * @nice: the nice value to lower it to (setpriority(2))
- * @idle: whether to move it to the SCHED_IDLE class too
  *
- * Lowers the priority of thread @tid to @nice if it runs higher, and with
- * @idle moves it from the normal class (SCHED_OTHER) to SCHED_IDLE, where
- * it runs only on a core that no normal thread wants; never raises either
- * (that can need CAP_SYS_NICE). A thread that cannot be changed (gone
- * already) is noted in the debug log only. Linux per-thread scheduling
- * (sched(7)); a thread's class and nice value pass to the threads it
- * starts. Any thread.
+ * Lowers the priority of thread @tid to @nice if it runs higher; never
+ * raises it (that needs CAP_SYS_NICE). A thread that cannot be changed
+ * (gone already) is noted in the debug log only. Linux per-thread
+ * priorities (sched(7)). Any thread.
  */
 void
-kaigi_task_pool_lower_thread (pid_t    tid,
-                              int      nice,
-                              gboolean idle)
+kaigi_task_pool_lower_thread (pid_t tid,
+                              int   nice)
 {
   int current;
 
@@ -84,13 +66,6 @@ kaigi_task_pool_lower_thread (pid_t    tid,
   current = getpriority (PRIO_PROCESS, (id_t) tid);
   if (errno == 0 && current < nice && setpriority (PRIO_PROCESS, (id_t) tid, nice) != 0)
     GST_DEBUG ("cannot lower the priority of thread %d to %d: %s", (int) tid, nice, g_strerror (errno));
-  if (idle && sched_getscheduler (tid) == SCHED_OTHER)
-    {
-      struct sched_param param = { .sched_priority = 0 };
-
-      if (sched_setscheduler (tid, SCHED_IDLE, &param) != 0)
-        GST_DEBUG ("cannot move thread %d to SCHED_IDLE: %s", (int) tid, g_strerror (errno));
-    }
 }
 
 static gpointer
@@ -100,7 +75,7 @@ run_job (gpointer data)
 
   g_free (data);
   /* A new thread starts at its creator's priority */
-  kaigi_task_pool_lower_thread ((pid_t) syscall (SYS_gettid), job.nice, job.idle);
+  kaigi_task_pool_lower_thread ((pid_t) syscall (SYS_gettid), job.nice);
   job.func (job.user_data);
   return NULL;
 }
@@ -134,7 +109,6 @@ kaigi_task_pool_push (GstTaskPool          *pool,
   job->func = func;
   job->user_data = user_data;
   job->nice = self->nice;
-  job->idle = self->idle;
   /* GstTask names the thread after its pad once it runs */
   thread = g_thread_try_new ("kaigi-task", run_job, job, error);
   if (thread == NULL)
@@ -174,8 +148,6 @@ kaigi_task_pool_init (KaigiTaskPool *self)
  * @nice: the nice value (setpriority(2): -20 highest, +19 lowest) that
  *   every thread of the pool lowers itself to when it starts; a thread
  *   whose creator already runs lower keeps its creator's value
- * @idle: whether every thread of the pool also moves to the SCHED_IDLE
- *   class (kaigi_task_pool_lower_thread())
  *
  * Creates a task pool that runs each pushed task on a new thread of its
  * own, which ends when the task function returns: a thread's priority
@@ -189,12 +161,10 @@ kaigi_task_pool_init (KaigiTaskPool *self)
  * Returns: (transfer full): the pool, ready for gst_task_set_pool()
  */
 GstTaskPool *
-kaigi_task_pool_new (int      nice,
-                     gboolean idle)
+kaigi_task_pool_new (int nice)
 {
   KaigiTaskPool *self = g_object_new (KAIGI_TYPE_TASK_POOL, NULL);
 
   self->nice = CLAMP (nice, -20, 19);
-  self->idle = idle;
   return GST_TASK_POOL (gst_object_ref_sink (self));
 }

@@ -15,10 +15,8 @@ G_BEGIN_DECLS
 
 G_DECLARE_FINAL_TYPE (KaigiTaskPool, kaigi_task_pool, KAIGI, TASK_POOL, GstTaskPool)
 
-GstTaskPool *kaigi_task_pool_new          (int      nice,
-                                           gboolean idle);
-void         kaigi_task_pool_lower_thread (pid_t    tid,
-                                           int      nice,
-                                           gboolean idle);
+GstTaskPool *kaigi_task_pool_new          (int   nice);
+void         kaigi_task_pool_lower_thread (pid_t tid,
+                                           int   nice);
 
 G_END_DECLS
