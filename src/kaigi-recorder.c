@@ -36,8 +36,12 @@ GST_DEBUG_CATEGORY_STATIC (kaigi_recorder_debug);
  * lower_pool_threads() */
 #define POOL_SWEEP_S 1
 
-/* Give up waiting for the muxer to finish after this long (s) and keep
- * the file as it is: its index, rewritten every second, makes it play */
+/* Give up waiting for the muxer to finish once the media reaching it
+ * has not moved on for this long (s), and keep the file as its last
+ * fragment left it, as `.mp4.part`. While it moves on, the wait goes on:
+ * on a machine too busy for the recorder (three Chromium pages and a
+ * busy loop on two cores) the encoders were 6 s behind at the stop, and
+ * a fixed 10 s cut the file off in the middle of its last fragment */
 #define FINISH_TIMEOUT_S 10
 
 /* Name plates: a sixth of the picture's height, within these bounds
@@ -111,6 +115,10 @@ struct _KaigiRecorder
   GstClockTime origin;        /* where the file starts: the first frame from
                                * start_time on; NONE (nothing passes) until
                                * both are known */
+  gboolean video_started;     /* the file's first frame has passed */
+  GstClockTime first_frame_made; /* when that frame was made (copies of it
+                               * fill the file before) */
+  gboolean audio_waited;      /* the audio no longer waits for it */
   GstClockTime stop_time;     /* NONE while running */
   GstClockTime composite_position; /* the composite's last frame */
   guint sources_starting;     /* placeholders and name plates made before
@@ -124,6 +132,8 @@ struct _KaigiRecorder
   /* Written on streaming threads under the object lock */
   GstClockTime first_time;
   GstClockTime last_time;
+  /* Main context: last_time when the stop's wait last looked */
+  GstClockTime finish_progress;
 
   /* The video encoder's input thread only (report_lateness()) */
   GstClockTime qos_last_running;
@@ -155,15 +165,18 @@ enum
 static guint signals[N_SIGNALS];
 
 /* How long the audio waits for the composite's first frame to learn
- * where the file starts: it comes within the mixers' latency */
+ * where the file starts: it comes within the mixers' latency, or
+ * %SOURCES_WAIT later */
 #define ORIGIN_WAIT (1 * GST_SECOND)
 
-/* How long (ns) the file's start waits, after begin(), for the tiles'
- * placeholders and name plates to draw their first picture. With the
- * frame after it, the file still starts within 0.5 s of the request, as
- * its duration must match the time recorded to ±0.5 s (at 500 ms, the
- * sanitizer build's /recording/slow-encoder once recorded 11.47 s of 12) */
-#define SOURCES_WAIT (400 * GST_MSECOND)
+/* How long (ns of composite time) the file's first frame waits, after
+ * begin(), for the tiles' placeholders and name plates to draw their
+ * first picture. The file still starts at the request: that frame is
+ * stretched back to it. On a loaded machine (three Chromium pages and
+ * the server on two cores), they took 145–344 ms; the 400 ms this was
+ * before, when the file's start itself waited, ran out on CI and left a
+ * tile black in the first frame. */
+#define SOURCES_WAIT (2 * GST_SECOND)
 
 /* How late (ns) a composite frame may reach the H.264 encoder, beyond the
  * compositor's latency, before the compositor is told to skip frames: a
@@ -337,6 +350,7 @@ kaigi_recorder_init (KaigiRecorder *self)
   self->start_time = GST_CLOCK_TIME_NONE;
   self->frame_zero = GST_CLOCK_TIME_NONE;
   self->origin = GST_CLOCK_TIME_NONE;
+  self->first_frame_made = GST_CLOCK_TIME_NONE;
   self->sources_ready = GST_CLOCK_TIME_NONE;
   self->stop_time = GST_CLOCK_TIME_NONE;
   self->composite_position = GST_CLOCK_TIME_NONE;
@@ -345,6 +359,7 @@ kaigi_recorder_init (KaigiRecorder *self)
   self->qos_proportion = 1.0;
   g_cond_init (&self->origin_cond);
   self->last_time = GST_CLOCK_TIME_NONE;
+  self->finish_progress = GST_CLOCK_TIME_NONE;
   self->duration_ms = -1;
 }
 
@@ -419,12 +434,21 @@ report_lateness (GstPad          *pad,
   GstClockTime now = running_time_now (self);
   GstClockTime latency = gst_aggregator_get_latency (GST_AGGREGATOR (self->vmix));
   GstClockTime frame = GST_SECOND / self->config->recording_framerate;
+  GstClockTime first_made;
   GstClockTime position;
   GstClockTimeDiff late;
   g_autoptr(GstPad) compositor_src = NULL;
   guint64 skip;
 
   if (!GST_CLOCK_TIME_IS_VALID (running) || !GST_CLOCK_TIME_IS_VALID (latency))
+    return GST_PAD_PROBE_OK;
+
+  GST_OBJECT_LOCK (self->bin);
+  first_made = self->first_frame_made;
+  GST_OBJECT_UNLOCK (self->bin);
+  /* The copies of the file's first frame that show it from the start
+   * come up to SOURCES_WAIT late by design */
+  if (GST_CLOCK_TIME_IS_VALID (first_made) && running < first_made)
     return GST_PAD_PROBE_OK;
 
   if (GST_CLOCK_TIME_IS_VALID (self->qos_last_running) && running > self->qos_last_running)
@@ -828,23 +852,14 @@ update_origin (KaigiRecorder *self)
 {
   guint fps = MAX (self->config->recording_framerate, 1);
   guint64 frames;
-  GstClockTime start;
 
   if (GST_CLOCK_TIME_IS_VALID (self->origin) ||
       !GST_CLOCK_TIME_IS_VALID (self->start_time) ||
-      !GST_CLOCK_TIME_IS_VALID (self->frame_zero) ||
-      self->sources_starting > 0)
+      !GST_CLOCK_TIME_IS_VALID (self->frame_zero))
     return;
 
-  /* Never later than SOURCES_WAIT after the request, even where the
-   * sources got ready later: the give-up in keep_start_to_stop() comes
-   * with a composite frame, which can run behind the clock (on CI under
-   * the sanitizers, a file started 521 ms after the request) */
-  start = GST_CLOCK_TIME_IS_VALID (self->sources_ready)
-          ? CLAMP (self->sources_ready, self->start_time, self->start_time + SOURCES_WAIT)
-          : self->start_time;
-  frames = start > self->frame_zero
-           ? gst_util_uint64_scale_ceil (start - self->frame_zero, fps, GST_SECOND)
+  frames = self->start_time > self->frame_zero
+           ? gst_util_uint64_scale_ceil (self->start_time - self->frame_zero, fps, GST_SECOND)
            : 0;
   self->origin = self->frame_zero + gst_util_uint64_scale (frames, GST_SECOND, fps);
   g_cond_broadcast (&self->origin_cond);
@@ -858,10 +873,12 @@ update_origin (KaigiRecorder *self)
  * @self: a recorder, with its participants added
  *
  * Starts the file at the composite's next frame (at most one frame
- * duration from now), or, if a tile's placeholder or name plate has not
- * drawn its first picture yet, at the frame after it has (at most
- * %SOURCES_WAIT later), so that the first frame shows every tile. Until
- * this call nothing reaches the file: building
+ * duration from now). If a tile's placeholder or name plate has not
+ * drawn its first picture yet, the file's first frame is the first one
+ * after it has (at most %SOURCES_WAIT later), shown from the start
+ * (keep_start_to_stop()): the file begins with every tile, never with
+ * a black hole where a source was still starting, and its duration is
+ * still the time recorded. Until this call nothing reaches the file: building
  * the graph and the participants' branches can take a while on a loaded
  * machine, and the file's duration is measured from here (what the live
  * sources made meanwhile is cut by keep_start_to_stop()). Both tracks
@@ -1185,9 +1202,9 @@ apply_layout (KaigiRecorder *self)
 
 /* Streaming thread of a placeholder or name plate made before the file
  * started: its first picture is on its way to the compositor. Once every
- * such source has one, the file can start (update_origin()): its first
- * frame then shows every tile, not black where a source was still
- * starting (seen in the browser tests). */
+ * such source has one, the composite's next frame shows every tile, and
+ * the file's first frame can be that one (keep_start_to_stop()), not one
+ * black where a source was still starting (seen in the browser tests). */
 static GstPadProbeReturn
 source_started (GstPad          *pad,
                 GstPadProbeInfo *info,
@@ -1197,10 +1214,7 @@ source_started (GstPad          *pad,
 
   GST_OBJECT_LOCK (self->bin);
   if (self->sources_starting > 0 && --self->sources_starting == 0)
-    {
-      self->sources_ready = running_time_now (self);
-      update_origin (self);
-    }
+    self->sources_ready = running_time_now (self);
   GST_OBJECT_UNLOCK (self->bin);
   return GST_PAD_PROBE_REMOVE;
 }
@@ -1212,14 +1226,14 @@ watch_source_start (KaigiRecorder *self,
                     GstElement    *source)
 {
   g_autoptr(GstPad) src = gst_element_get_static_pad (source, "src");
-  gboolean before_origin;
+  gboolean before_first_frame;
 
   GST_OBJECT_LOCK (self->bin);
-  before_origin = !GST_CLOCK_TIME_IS_VALID (self->origin);
-  if (before_origin)
+  before_first_frame = !self->video_started;
+  if (before_first_frame)
     self->sources_starting++;
   GST_OBJECT_UNLOCK (self->bin);
-  if (before_origin)
+  if (before_first_frame)
     gst_pad_add_probe (src, GST_PAD_PROBE_TYPE_BUFFER, source_started, self, NULL);
 }
 
@@ -1923,10 +1937,26 @@ static gboolean
 finish_timeout_cb (gpointer user_data)
 {
   KaigiRecorder *self = user_data;
+  GstClockTime last;
+
+  GST_OBJECT_LOCK (self->bin);
+  last = self->last_time;
+  GST_OBJECT_UNLOCK (self->bin);
+  if (GST_CLOCK_TIME_IS_VALID (last) &&
+      (!GST_CLOCK_TIME_IS_VALID (self->finish_progress) || last > self->finish_progress))
+    {
+      GST_INFO_OBJECT (self->bin, "the muxer of %s is at %" GST_TIME_FORMAT " of %" GST_TIME_FORMAT
+                       "; waiting on", self->file, GST_TIME_ARGS (last), GST_TIME_ARGS (self->stop_time));
+      self->finish_progress = last;
+      return G_SOURCE_CONTINUE;
+    }
 
   self->finish_timeout = 0;
-  GST_WARNING_OBJECT (self->bin, "the muxer did not finish %s in %d s; keeping the file as it is",
+  GST_WARNING_OBJECT (self->bin, "the muxer of %s did not move on in %d s; keeping the file as it is",
                       self->file, FINISH_TIMEOUT_S);
+  if (self->error == NULL)
+    self->error = g_error_new (KAIGI_PROTOCOL_ERROR, KAIGI_PROTOCOL_ERROR_RECORDING_FAILED,
+                               "the recording could not be finished; kept as %s.part", self->file);
   finish (self);
   return G_SOURCE_REMOVE;
 }
@@ -1952,6 +1982,49 @@ clip_audio_front (GstPad       *pad,
   return kaigi_media_clip_audio_front (buffer, &info, start - running);
 }
 
+/* Streaming thread of the compositor: @first, the file's first frame,
+ * made @late (ns) after the file's start, is pushed @n times before it
+ * goes on its way, on the frames from the start to it: the file starts
+ * with a still of the whole layout, at the constant frame rate, without
+ * a gap. Copies share the picture's memory. */
+static void
+show_from_start (KaigiRecorder *self,
+                 GstPad        *pad,
+                 GstBuffer     *first,
+                 GstClockTime   late,
+                 guint64        n)
+{
+  guint fps = MAX (self->config->recording_framerate, 1);
+  GstClockTime start = GST_BUFFER_PTS (first) - late;
+  guint64 i;
+
+  GST_DEBUG_OBJECT (pad, "the file's first frame, made at %" GST_TIME_FORMAT
+                    ", is shown from its start, %" G_GUINT64_FORMAT " ms (%" G_GUINT64_FORMAT
+                    " frames) earlier", GST_TIME_ARGS (GST_BUFFER_PTS (first)), late / GST_MSECOND, n);
+  for (i = 0; i < n; i++)
+    {
+      GstBuffer *copy = gst_buffer_copy (first);
+      GstClockTime at = start + gst_util_uint64_scale (i, GST_SECOND, fps);
+      GstClockTime next = MIN (start + gst_util_uint64_scale (i + 1, GST_SECOND, fps), GST_BUFFER_PTS (first));
+      GstFlowReturn flow;
+
+      if (at >= GST_BUFFER_PTS (first))
+        {
+          gst_buffer_unref (copy);
+          break;
+        }
+      GST_BUFFER_PTS (copy) = at;
+      GST_BUFFER_DTS (copy) = GST_CLOCK_TIME_NONE;
+      GST_BUFFER_DURATION (copy) = next - at;
+      flow = gst_pad_push (pad, copy);
+      if (flow != GST_FLOW_OK)
+        {
+          GST_DEBUG_OBJECT (pad, "copy %" G_GUINT64_FORMAT " of the first frame: %s", i, gst_flow_get_name (flow));
+          break;
+        }
+    }
+}
+
 /* Streaming threads of the compositor and the audiomixer: the file
  * begins at the start and ends at the stop time exactly, whatever the
  * inputs do (the audiomixer starts at its first input buffer, which can be
@@ -1967,7 +2040,9 @@ keep_start_to_stop (GstPad          *pad,
   GstBuffer *buffer = GST_PAD_PROBE_INFO_BUFFER (info);
   GstClockTime running = buffer_running_time (pad, buffer);
   gboolean audio = GST_OBJECT_PARENT (pad) == GST_OBJECT (self->amix);
+  guint fps = MAX (self->config->recording_framerate, 1);
   GstClockTime origin, stop_time, duration;
+  guint64 fill = 0;
 
   if (!GST_CLOCK_TIME_IS_VALID (running))
     return GST_PAD_PROBE_OK;
@@ -1981,24 +2056,43 @@ keep_start_to_stop (GstPad          *pad,
       self->frame_zero = running;
       update_origin (self);
     }
-  if (!audio && self->sources_starting > 0 && GST_CLOCK_TIME_IS_VALID (self->start_time) &&
-      running >= self->start_time + SOURCES_WAIT)
+  /* The file's first frame is the first with every tile's placeholder
+   * and name plate drawn (made after sources_ready), at most
+   * SOURCES_WAIT after the start; it is shown from the start */
+  if (!audio && !self->video_started && GST_CLOCK_TIME_IS_VALID (self->origin) &&
+      running + duration / 2 >= self->origin)
     {
-      GST_WARNING_OBJECT (self->bin, "%u placeholders or name plates still not drawn; the file starts without them",
-                          self->sources_starting);
+      gboolean ready = self->sources_starting == 0 &&
+                       (!GST_CLOCK_TIME_IS_VALID (self->sources_ready) || running >= self->sources_ready);
+
+      if (!ready && running < self->start_time + SOURCES_WAIT && !self->stopping)
+        {
+          GST_OBJECT_UNLOCK (self->bin);
+          GST_LOG_OBJECT (pad, "frame at %" GST_TIME_FORMAT " waits for the placeholders and name plates",
+                          GST_TIME_ARGS (running));
+          return GST_PAD_PROBE_DROP;
+        }
+      if (!ready)
+        GST_WARNING_OBJECT (self->bin, "%u placeholders or name plates still not drawn; the file starts without them",
+                            self->sources_starting);
       self->sources_starting = 0;
-      update_origin (self);
+      self->video_started = TRUE;
+      self->first_frame_made = running;
+      g_cond_broadcast (&self->origin_cond);
+      if (running > self->origin && GST_BUFFER_PTS (buffer) >= running - self->origin)
+        fill = gst_util_uint64_scale_round (running - self->origin, fps, GST_SECOND);
     }
-  /* Audio that may belong in the file waits for the composite's first
-   * frame to tell where the file starts */
-  if (audio && !GST_CLOCK_TIME_IS_VALID (self->origin) && GST_CLOCK_TIME_IS_VALID (self->start_time) &&
+  /* Audio that may belong in the file waits for the file's first frame:
+   * mp4mux starts each track at its first sample */
+  if (audio && !self->audio_waited && GST_CLOCK_TIME_IS_VALID (self->start_time) &&
       running + duration > self->start_time)
     {
-      gint64 deadline = g_get_monotonic_time () + ORIGIN_WAIT / GST_USECOND;
+      gint64 deadline = g_get_monotonic_time () + (ORIGIN_WAIT + SOURCES_WAIT) / GST_USECOND;
 
-      while (!GST_CLOCK_TIME_IS_VALID (self->origin) && !self->stopping &&
+      while (!self->video_started && !self->stopping &&
              g_cond_wait_until (&self->origin_cond, GST_OBJECT_GET_LOCK (self->bin), deadline))
         ;
+      self->audio_waited = TRUE;
       if (!GST_CLOCK_TIME_IS_VALID (self->origin))
         {
           GST_WARNING_OBJECT (self->bin, "no frame from the composite; the audio starts on its own");
@@ -2009,6 +2103,8 @@ keep_start_to_stop (GstPad          *pad,
   origin = self->origin;
   stop_time = self->stop_time;
   GST_OBJECT_UNLOCK (self->bin);
+  if (fill > 0)
+    show_from_start (self, pad, buffer, running - origin, fill);
   /* NONE, the largest time, until the graph runs */
   if (!GST_CLOCK_TIME_IS_VALID (origin))
     return GST_PAD_PROBE_DROP;
@@ -2056,9 +2152,13 @@ keep_start_to_stop (GstPad          *pad,
  * buffer), the encoders drain, mp4mux finalizes the file (rewritten into a
  * normal MP4, its index at the end), and the `.part` is renamed. Then the branches
  * are unlinked from their tees and the graph goes.
- * ::finished follows on the main context, within about a second (at most
- * 10 s, after which the file is kept as its last fragment left it). Main context
- * only; calling it again does nothing.
+ * ::finished follows on the main context, within about a second on a
+ * machine that keeps up; on one that does not, once the encoders have
+ * caught up with the stop. If the media reaching the muxer stops moving
+ * on for %FINISH_TIMEOUT_S s, the file is kept as its last fragment left
+ * it, as `.mp4.part`, and ::finished carries a
+ * %KAIGI_PROTOCOL_ERROR_RECORDING_FAILED error. Main context only;
+ * calling it again does nothing.
  */
 void
 kaigi_recorder_stop (KaigiRecorder *self)
@@ -2073,6 +2173,7 @@ kaigi_recorder_stop (KaigiRecorder *self)
   self->stop_time = running_time_now (self);
   self->stopping = TRUE;
   g_cond_broadcast (&self->origin_cond);
+  self->finish_progress = self->last_time;
   GST_OBJECT_UNLOCK (self->bin);
   self->finish_timeout = g_timeout_add_seconds (FINISH_TIMEOUT_S, finish_timeout_cb, self);
 }

@@ -1136,6 +1136,23 @@ kaigi_room_is_writing (KaigiRoom  *self,
 }
 
 /**
+ * kaigi_room_get_n_recordings:
+ * @self: a room
+ *
+ * Main context only.
+ *
+ * Returns: the room's recordings with a file still open: the running one
+ *   and those being finalized
+ */
+guint
+kaigi_room_get_n_recordings (KaigiRoom *self)
+{
+  g_return_val_if_fail (KAIGI_IS_ROOM (self), 0);
+
+  return (self->recorder ? 1 : 0) + self->finishing->len;
+}
+
+/**
  * kaigi_room_get_recording_queue_levels:
  * @self: a room
  * @video_ns: (out) (optional): raw video waiting for the recording's

@@ -75,6 +75,7 @@ gboolean          kaigi_room_stop_recording      (KaigiRoom             *self,
                                                   GError               **error);
 gboolean          kaigi_room_is_writing          (KaigiRoom             *self,
                                                   const char            *file);
+guint             kaigi_room_get_n_recordings    (KaigiRoom             *self);
 void              kaigi_room_send_state          (KaigiRoom             *self,
                                                   KaigiParticipant      *participant);
 gboolean          kaigi_room_get_recording_queue_levels (KaigiRoom      *self,

@@ -1050,6 +1050,32 @@ kaigi_server_is_idle (KaigiServer *self)
 }
 
 /**
+ * kaigi_server_get_n_recordings:
+ * @self: a server
+ *
+ * Counts the recordings whose file is still open, running or being
+ * finalized (kaigi_room_get_n_recordings()). A finalizing recording ends
+ * by itself: once the encoders have caught up with its stop, or after
+ * its muxer has not moved on for 10 s. Main context only.
+ *
+ * Returns: the number of such recordings in all rooms
+ */
+guint
+kaigi_server_get_n_recordings (KaigiServer *self)
+{
+  GHashTableIter iter;
+  gpointer room;
+  guint n = 0;
+
+  g_return_val_if_fail (KAIGI_IS_SERVER (self), 0);
+
+  g_hash_table_iter_init (&iter, self->rooms);
+  while (g_hash_table_iter_next (&iter, NULL, &room))
+    n += kaigi_room_get_n_recordings (room);
+  return n;
+}
+
+/**
  * kaigi_server_get_n_connections:
  * @self: a server
  * @total: (out) (optional): connections accepted since the start

@@ -24,5 +24,6 @@ guint        kaigi_server_get_n_connections (KaigiServer *self,
 void         kaigi_server_announce_shutdown (KaigiServer *self);
 void         kaigi_server_stop     (KaigiServer        *self);
 gboolean     kaigi_server_is_idle  (KaigiServer        *self);
+guint        kaigi_server_get_n_recordings (KaigiServer *self);
 
 G_END_DECLS

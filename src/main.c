@@ -275,8 +275,13 @@ main (int   argc,
   if (config->shutdown_grace_s > 0)
     wait_idle (server, config->shutdown_grace_s);
   kaigi_server_stop (server);
-  /* Let participants' media tear down and close frames go out */
+  /* Let participants' media tear down and close frames go out; a
+   * recording is never cut short: on a machine too busy for the
+   * recorder, finalizing can take longer than the drain (it ends by
+   * itself, see kaigi_server_get_n_recordings()) */
   wait_idle (server, DRAIN_TIMEOUT_S);
+  while (kaigi_server_get_n_recordings (server) > 0)
+    g_main_context_iteration (NULL, TRUE);
   g_clear_object (&server);
   gst_deinit ();
   return 0;
