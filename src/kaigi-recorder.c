@@ -171,8 +171,8 @@ static guint signals[N_SIGNALS];
 
 /* How long (ns of composite time) the file's first frame waits, after
  * begin(), for the tiles' placeholders and name plates to draw their
- * first picture. The file still starts at the request: that frame is
- * stretched back to it. On a loaded machine (three Chromium pages and
+ * first picture. The file still starts at the request: copies of that
+ * frame fill the file up to it (show_from_start()). On a loaded machine (three Chromium pages and
  * the server on two cores), they took 145–344 ms; the 400 ms this was
  * before, when the file's start itself waited, ran out on CI and left a
  * tile black in the first frame. */
