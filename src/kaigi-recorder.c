@@ -36,8 +36,8 @@ GST_DEBUG_CATEGORY_STATIC (kaigi_recorder_debug);
  * lower_pool_threads() */
 #define POOL_SWEEP_S 1
 
-/* Give up waiting for the muxer to finish once the media reaching it
- * has not moved on for this long (s), and keep the file as its last
+/* Give up waiting for the muxer to finish once it has written nothing
+ * to the file for this long (s), and keep the file as its last
  * fragment left it, as `.mp4.part`. While it moves on, the wait goes on:
  * on a machine too busy for the recorder (three Chromium pages and a
  * busy loop on two cores) the encoders were 6 s behind at the stop, and
@@ -132,8 +132,9 @@ struct _KaigiRecorder
   /* Written on streaming threads under the object lock */
   GstClockTime first_time;
   GstClockTime last_time;
-  /* Main context: last_time when the stop's wait last looked */
-  GstClockTime finish_progress;
+  guint64 bytes_written;      /* what the muxer gave the file */
+  /* Main context: bytes_written when the stop's wait last looked */
+  guint64 finish_progress;
 
   /* The video encoder's input thread only (report_lateness()) */
   GstClockTime qos_last_running;
@@ -359,7 +360,6 @@ kaigi_recorder_init (KaigiRecorder *self)
   self->qos_proportion = 1.0;
   g_cond_init (&self->origin_cond);
   self->last_time = GST_CLOCK_TIME_NONE;
-  self->finish_progress = GST_CLOCK_TIME_NONE;
   self->duration_ms = -1;
 }
 
@@ -508,6 +508,22 @@ compositor_pad_added (GstElement *compositor,
       gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_EVENT_UPSTREAM, keep_qos_in_compositor, NULL, NULL);
       control_layout (pad);
     }
+}
+
+/* The muxer's thread: what it writes to the file, the stop's measure of
+ * progress (finish_timeout_cb()) */
+static GstPadProbeReturn
+count_written (GstPad          *pad,
+               GstPadProbeInfo *info,
+               gpointer         user_data)
+{
+  KaigiRecorder *self = user_data;
+  gsize size = gst_buffer_get_size (GST_PAD_PROBE_INFO_BUFFER (info));
+
+  GST_OBJECT_LOCK (self->bin);
+  self->bytes_written += size;
+  GST_OBJECT_UNLOCK (self->bin);
+  return GST_PAD_PROBE_OK;
 }
 
 /* Streaming threads: the span of media that reached the muxer */
@@ -772,6 +788,7 @@ kaigi_recorder_new (GstBin             *pipeline,
   watch_pad (self, "mux", "video_0", GST_PAD_PROBE_TYPE_BUFFER, track_span);
   watch_pad (self, "mux", "audio_0", GST_PAD_PROBE_TYPE_BUFFER, track_span);
   watch_pad (self, "sink", "sink", GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM, watch_eos);
+  watch_pad (self, "sink", "sink", GST_PAD_PROBE_TYPE_BUFFER, count_written);
   watch_pad (self, "vmix", "src", GST_PAD_PROBE_TYPE_BUFFER, keep_start_to_stop);
   watch_pad (self, "amix", "src", GST_PAD_PROBE_TYPE_BUFFER, keep_start_to_stop);
   watch_pad (self, "vqueue", "src", GST_PAD_PROBE_TYPE_BUFFER, report_lateness);
@@ -1937,22 +1954,21 @@ static gboolean
 finish_timeout_cb (gpointer user_data)
 {
   KaigiRecorder *self = user_data;
-  GstClockTime last;
+  guint64 written;
 
   GST_OBJECT_LOCK (self->bin);
-  last = self->last_time;
+  written = self->bytes_written;
   GST_OBJECT_UNLOCK (self->bin);
-  if (GST_CLOCK_TIME_IS_VALID (last) &&
-      (!GST_CLOCK_TIME_IS_VALID (self->finish_progress) || last > self->finish_progress))
+  if (written > self->finish_progress)
     {
-      GST_INFO_OBJECT (self->bin, "the muxer of %s is at %" GST_TIME_FORMAT " of %" GST_TIME_FORMAT
-                       "; waiting on", self->file, GST_TIME_ARGS (last), GST_TIME_ARGS (self->stop_time));
-      self->finish_progress = last;
+      GST_INFO_OBJECT (self->bin, "the muxer of %s wrote %" G_GUINT64_FORMAT " bytes in %d s; waiting on",
+                       self->file, written - self->finish_progress, FINISH_TIMEOUT_S);
+      self->finish_progress = written;
       return G_SOURCE_CONTINUE;
     }
 
   self->finish_timeout = 0;
-  GST_WARNING_OBJECT (self->bin, "the muxer of %s did not move on in %d s; keeping the file as it is",
+  GST_WARNING_OBJECT (self->bin, "the muxer of %s wrote nothing in %d s; keeping the file as it is",
                       self->file, FINISH_TIMEOUT_S);
   if (self->error == NULL)
     self->error = g_error_new (KAIGI_PROTOCOL_ERROR, KAIGI_PROTOCOL_ERROR_RECORDING_FAILED,
@@ -2154,8 +2170,8 @@ keep_start_to_stop (GstPad          *pad,
  * are unlinked from their tees and the graph goes.
  * ::finished follows on the main context, within about a second on a
  * machine that keeps up; on one that does not, once the encoders have
- * caught up with the stop. If the media reaching the muxer stops moving
- * on for %FINISH_TIMEOUT_S s, the file is kept as its last fragment left
+ * caught up with the stop. If the muxer writes nothing to the file for
+ * %FINISH_TIMEOUT_S s, the file is kept as its last fragment left
  * it, as `.mp4.part`, and ::finished carries a
  * %KAIGI_PROTOCOL_ERROR_RECORDING_FAILED error. Main context only;
  * calling it again does nothing.
@@ -2173,7 +2189,7 @@ kaigi_recorder_stop (KaigiRecorder *self)
   self->stop_time = running_time_now (self);
   self->stopping = TRUE;
   g_cond_broadcast (&self->origin_cond);
-  self->finish_progress = self->last_time;
+  self->finish_progress = self->bytes_written;
   GST_OBJECT_UNLOCK (self->bin);
   self->finish_timeout = g_timeout_add_seconds (FINISH_TIMEOUT_S, finish_timeout_cb, self);
 }

@@ -216,6 +216,14 @@ on_bus_message (GstBus     *bus,
         KaigiParticipant *owner;
 
         gst_message_parse_error (message, &error, &debug);
+        /* A recording given up on (a writer that hung) can still post
+         * from its threads after it finished; its error is told already */
+        if (kaigi_recorder_owns_object (GST_MESSAGE_SRC (message)))
+          {
+            GST_INFO_OBJECT (self->pipeline, "error from %s of a finished recording: %s",
+                             GST_MESSAGE_SRC_NAME (message), error->message);
+            break;
+          }
         owner = find_owner (self, GST_MESSAGE_SRC (message));
         g_warning ("Room %s: error from %s: %s (%s)", self->name,
                    GST_MESSAGE_SRC_NAME (message), error->message, debug ? debug : "");
@@ -950,6 +958,11 @@ on_recorder_finished (KaigiRecorder *recorder,
       /* Stopped on its own, on an error: tell the room */
       g_clear_object (&self->recorder);
       broadcast_recording (self, error ? error->message : NULL);
+    }
+  else if (error && self->recorder == NULL)
+    {
+      /* Stopped, but not finished (kept as .mp4.part): tell the room too */
+      broadcast_recording (self, error->message);
     }
   g_ptr_array_remove (self->finishing, recorder);
 

@@ -1056,7 +1056,7 @@ kaigi_server_is_idle (KaigiServer *self)
  * Counts the recordings whose file is still open, running or being
  * finalized (kaigi_room_get_n_recordings()). A finalizing recording ends
  * by itself: once the encoders have caught up with its stop, or after
- * its muxer has not moved on for 10 s. Main context only.
+ * its muxer has written nothing for 10 s. Main context only.
  *
  * Returns: the number of such recordings in all rooms
  */

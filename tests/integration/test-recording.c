@@ -1373,6 +1373,134 @@ slow_down_encoder (GSignalInvocationHint *hint,
   return TRUE;
 }
 
+/* How long the file's writer stalls in /recording/stuck-muxer (ms):
+ * longer than the 10 s the stop waits for the muxer to move on */
+#define STUCK_WRITER_MS 13000
+
+typedef struct
+{
+  gint stall;     /* atomic: the test asks for the stall */
+  gint stalled;   /* atomic: the writer's thread is in it */
+} Stall;
+
+static GstPadProbeReturn
+stall_once (GstPad          *pad,
+            GstPadProbeInfo *info,
+            gpointer         user_data)
+{
+  Stall *stall = user_data;
+
+  if (!g_atomic_int_compare_and_exchange (&stall->stall, 1, 0))
+    return GST_PAD_PROBE_OK;
+  g_atomic_int_set (&stall->stalled, 1);
+  g_usleep (STUCK_WRITER_MS * G_TIME_SPAN_MILLISECOND);
+  return GST_PAD_PROBE_OK;
+}
+
+/* An emission hook on GstBin::element-added: the recorder's filesink
+ * gets the stalling probe */
+static gboolean
+stall_file_writer (GSignalInvocationHint *hint,
+                   guint                  n_params,
+                   const GValue          *params,
+                   gpointer               user_data)
+{
+  GstElement *element = g_value_get_object (&params[1]);
+  GstElementFactory *factory = gst_element_get_factory (element);
+
+  if (factory != NULL && g_str_equal (GST_OBJECT_NAME (factory), "filesink"))
+    {
+      g_autoptr(GstPad) sink = gst_element_get_static_pad (element, "sink");
+
+      gst_pad_add_probe (sink, GST_PAD_PROBE_TYPE_BUFFER, stall_once, user_data, NULL);
+    }
+  return TRUE;
+}
+
+/* The file's writer hangs (a dead network disk) just before the stop:
+ * the stop gives up once the muxer has not moved on for 10 s, tells the
+ * room so, and keeps what was written as a playable .mp4.part, listed
+ * as recovered, never renamed as if it were finished; the room records
+ * again afterwards */
+static void
+test_stuck_muxer (Fixture       *f,
+                  gconstpointer  data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(JsonNode) started = NULL;
+  g_autoptr(JsonNode) list = NULL;
+  g_autoptr(JsonNode) again = NULL;
+  g_autofree char *path = NULL;
+  g_autofree char *part = NULL;
+  g_autofree char *stopped = NULL;
+  Decoded decoded = { 0 };
+  Stall stall = { 0, 0 };
+  KaigiTestClient *a;
+  guint signal_id = g_signal_lookup ("element-added", GST_TYPE_BIN);
+  gulong hook;
+  guint status;
+  gint64 t_stop;
+  gboolean listed = FALSE;
+  JsonArray *recordings;
+
+  a = add_client (f, "stuck", "Aiko", RED);
+  add_client (f, "stuck", "Ben", GREEN);
+  kaigi_test_client_set_tone_volume (a, LOUD);
+  KAIGI_TEST_WAIT_UNTIL (all_receive_all (f), MEDIA_TIMEOUT_MS);
+
+  hook = g_signal_add_emission_hook (signal_id, 0, stall_file_writer, &stall, NULL);
+  started = kaigi_test_http_request_json (f->port, "POST", "/api/rooms/stuck/recording", NULL, &status, &error);
+  g_signal_remove_emission_hook (signal_id, hook);
+  g_assert_no_error (error);
+  g_assert_cmpuint (status, ==, 201);
+  path = g_build_filename (f->recordings_dir, json_object_get_string_member (node_object (started), "file"), NULL);
+  part = g_strconcat (path, ".part", NULL);
+
+  run_for (4000);
+  g_atomic_int_set (&stall.stall, 1);
+  KAIGI_TEST_WAIT_UNTIL (g_atomic_int_get (&stall.stalled), 5000);
+  kaigi_test_client_send_text (a, "{\"type\":\"recording-stop\"}");
+  t_stop = g_get_monotonic_time ();
+
+  /* "recording": the start, the stop at once, then the failure */
+  KAIGI_TEST_WAIT_UNTIL (kaigi_test_client_count_messages (a, "recording") >= 3, STUCK_WRITER_MS + 10000);
+  stopped = kaigi_test_client_dup_last_message (a, "recording");
+  g_test_message ("%" G_GINT64_FORMAT " ms after the stop: %s", (g_get_monotonic_time () - t_stop) / 1000, stopped);
+  g_assert_nonnull (strstr (stopped, "\"recording\":null"));
+  g_assert_nonnull (strstr (stopped, "could not be finished"));
+  /* It waited for the muxer for 10 s, not less */
+  g_assert_cmpint (g_get_monotonic_time () - t_stop, >=, 9500 * G_TIME_SPAN_MILLISECOND);
+
+  g_assert_false (g_file_test (path, G_FILE_TEST_EXISTS));
+  g_assert_true (g_file_test (part, G_FILE_TEST_IS_REGULAR));
+  check_mp4_layout (part, FALSE);
+  if (!decode_file (part, &decoded, &error))
+    g_error ("%s", error->message);
+  g_test_message ("the .part holds %" G_GUINT64_FORMAT " ms of video", span (decoded.video_pts) / GST_MSECOND);
+  g_assert_cmpuint (span (decoded.video_pts), >=, 2000 * GST_MSECOND);
+  decoded_clear (&decoded);
+
+  list = kaigi_test_http_request_json (f->port, "GET", "/api/recordings", NULL, &status, &error);
+  g_assert_no_error (error);
+  recordings = json_object_get_array_member (node_object (list), "recordings");
+  for (guint i = 0; i < json_array_get_length (recordings); i++)
+    {
+      JsonObject *entry = json_array_get_object_element (recordings, i);
+
+      if (g_str_has_prefix (json_object_get_string_member (entry, "file"), "stuck-"))
+        {
+          g_assert_true (json_object_get_boolean_member (entry, "recovered"));
+          listed = TRUE;
+        }
+    }
+  g_assert_true (listed);
+
+  /* The room records again */
+  again = kaigi_test_http_request_json (f->port, "POST", "/api/rooms/stuck/recording", NULL, &status, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (status, ==, 201);
+}
+
 /* A machine too busy for the recording, made certain: the H.264 encoder
  * sleeps 60 ms a frame, so it manages at most about 16 of the 30 frames
  * a second. The recording skips frames instead of falling behind: the
@@ -1857,6 +1985,7 @@ main (int   argc,
               fixture_teardown);
   g_test_add ("/recording/too-large", Fixture, NULL, fixture_setup, test_too_large, fixture_teardown);
   g_test_add ("/recording/slow-encoder", Fixture, NULL, fixture_setup, test_slow_encoder, fixture_teardown);
+  g_test_add ("/recording/stuck-muxer", Fixture, NULL, fixture_setup, test_stuck_muxer, fixture_teardown);
   g_test_add ("/recording/speaker-without-extension", Fixture, NULL, fixture_setup,
               test_speaker_without_extension, fixture_teardown);
   g_test_add ("/recording/av-sync", Fixture, NULL, fixture_setup, test_av_sync, fixture_teardown);
