@@ -1958,11 +1958,35 @@ test_speaker_without_extension (Fixture       *f,
   g_assert_cmpuint (status, ==, 200);
 }
 
+/* Twice on CI and here, under the sanitizers, this program grew to
+ * 24 GB after its last test, until the OOM killer ended it: what threads
+ * are left at exit, for the log of the next time */
+static void
+log_threads_left (void)
+{
+  g_autoptr(GDir) dir = g_dir_open ("/proc/self/task", 0, NULL);
+  g_autoptr(GString) names = g_string_new (NULL);
+  const char *tid;
+  guint n = 0;
+
+  while (dir && (tid = g_dir_read_name (dir)) != NULL)
+    {
+      g_autofree char *path = g_build_filename ("/proc/self/task", tid, "comm", NULL);
+      g_autofree char *comm = NULL;
+
+      if (g_file_get_contents (path, &comm, NULL, NULL))
+        g_string_append_printf (names, " %s", g_strstrip (comm));
+      n++;
+    }
+  g_printerr ("test-recording: %u threads at exit:%s\n", n, names->str);
+}
+
 int
 main (int   argc,
       char *argv[])
 {
   g_autofree char *missing = NULL;
+  int status;
 
   gst_init (&argc, &argv);
   g_test_init (&argc, &argv, NULL);
@@ -2001,5 +2025,7 @@ main (int   argc,
               fixture_teardown);
   g_test_add ("/recording/disk-full", ProcessFixture, NULL, process_fixture_setup, test_disk_full,
               process_fixture_teardown);
-  return g_test_run ();
+  status = g_test_run ();
+  log_threads_left ();
+  return status;
 }
