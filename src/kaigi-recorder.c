@@ -115,8 +115,8 @@ struct _KaigiRecorder
   GstClockTime origin;        /* where the file starts: the first frame from
                                * start_time on; NONE (nothing passes) until
                                * both are known */
-  gboolean video_started;     /* the file's first frame has passed */
-  GstClockTime first_frame_made; /* when that frame was made (copies of it
+  GstClockTime first_frame_made; /* when the file's first frame was made,
+                               * NONE until it has passed (copies of it
                                * fill the file before) */
   gboolean audio_waited;      /* the audio no longer waits for it */
   GstClockTime stop_time;     /* NONE while running */
@@ -1246,7 +1246,7 @@ watch_source_start (KaigiRecorder *self,
   gboolean before_first_frame;
 
   GST_OBJECT_LOCK (self->bin);
-  before_first_frame = !self->video_started;
+  before_first_frame = !GST_CLOCK_TIME_IS_VALID (self->first_frame_made);
   if (before_first_frame)
     self->sources_starting++;
   GST_OBJECT_UNLOCK (self->bin);
@@ -2075,7 +2075,7 @@ keep_start_to_stop (GstPad          *pad,
   /* The file's first frame is the first with every tile's placeholder
    * and name plate drawn (made after sources_ready), at most
    * SOURCES_WAIT after the start; it is shown from the start */
-  if (!audio && !self->video_started && GST_CLOCK_TIME_IS_VALID (self->origin) &&
+  if (!audio && !GST_CLOCK_TIME_IS_VALID (self->first_frame_made) && GST_CLOCK_TIME_IS_VALID (self->origin) &&
       running + duration / 2 >= self->origin)
     {
       gboolean ready = self->sources_starting == 0 &&
@@ -2092,7 +2092,6 @@ keep_start_to_stop (GstPad          *pad,
         GST_WARNING_OBJECT (self->bin, "%u placeholders or name plates still not drawn; the file starts without them",
                             self->sources_starting);
       self->sources_starting = 0;
-      self->video_started = TRUE;
       self->first_frame_made = running;
       g_cond_broadcast (&self->origin_cond);
       if (running > self->origin && GST_BUFFER_PTS (buffer) >= running - self->origin)
@@ -2105,7 +2104,7 @@ keep_start_to_stop (GstPad          *pad,
     {
       gint64 deadline = g_get_monotonic_time () + (ORIGIN_WAIT + SOURCES_WAIT) / GST_USECOND;
 
-      while (!self->video_started && !self->stopping &&
+      while (!GST_CLOCK_TIME_IS_VALID (self->first_frame_made) && !self->stopping &&
              g_cond_wait_until (&self->origin_cond, GST_OBJECT_GET_LOCK (self->bin), deadline))
         ;
       self->audio_waited = TRUE;

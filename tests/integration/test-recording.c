@@ -1351,24 +1351,35 @@ sleep_per_frame (GstPad          *pad,
   return GST_PAD_PROBE_OK;
 }
 
-/* An emission hook on GstBin::element-added, for every bin in the
- * process: the recorder's H.264 encoder gets the sleeping probe */
-static gboolean
-slow_down_encoder (GSignalInvocationHint *hint,
-                   guint                  n_params,
-                   const GValue          *params,
-                   gpointer               user_data)
+/* A buffer probe for the sink pad of every element made from one of
+ * @factories while the hook is in place */
+typedef struct
 {
+  const char * const *factories;
+  GstPadProbeCallback probe;
+  gpointer probe_data;
+  gint added;                   /* atomic: elements probed */
+} SinkProbe;
+
+/* An emission hook on GstBin::element-added, for every bin in the
+ * process: elements of the recorder (the H.264 encoder, the file's
+ * writer) get a probe that slows or stalls them */
+static gboolean
+probe_sink_of (GSignalInvocationHint *hint,
+               guint                  n_params,
+               const GValue          *params,
+               gpointer               user_data)
+{
+  SinkProbe *p = user_data;
   GstElement *element = g_value_get_object (&params[1]);
   GstElementFactory *factory = gst_element_get_factory (element);
 
-  if (factory != NULL && (g_str_equal (GST_OBJECT_NAME (factory), "x264enc") ||
-                          g_str_equal (GST_OBJECT_NAME (factory), "openh264enc")))
+  if (factory != NULL && g_strv_contains (p->factories, GST_OBJECT_NAME (factory)))
     {
       g_autoptr(GstPad) sink = gst_element_get_static_pad (element, "sink");
 
-      gst_pad_add_probe (sink, GST_PAD_PROBE_TYPE_BUFFER, sleep_per_frame, NULL, NULL);
-      g_atomic_int_inc ((gint *) user_data);
+      gst_pad_add_probe (sink, GST_PAD_PROBE_TYPE_BUFFER, p->probe, p->probe_data, NULL);
+      g_atomic_int_inc (&p->added);
     }
   return TRUE;
 }
@@ -1397,28 +1408,8 @@ stall_once (GstPad          *pad,
   return GST_PAD_PROBE_OK;
 }
 
-/* An emission hook on GstBin::element-added: the recorder's filesink
- * gets the stalling probe */
-static gboolean
-stall_file_writer (GSignalInvocationHint *hint,
-                   guint                  n_params,
-                   const GValue          *params,
-                   gpointer               user_data)
-{
-  GstElement *element = g_value_get_object (&params[1]);
-  GstElementFactory *factory = gst_element_get_factory (element);
-
-  if (factory != NULL && g_str_equal (GST_OBJECT_NAME (factory), "filesink"))
-    {
-      g_autoptr(GstPad) sink = gst_element_get_static_pad (element, "sink");
-
-      gst_pad_add_probe (sink, GST_PAD_PROBE_TYPE_BUFFER, stall_once, user_data, NULL);
-    }
-  return TRUE;
-}
-
 /* The file's writer hangs (a dead network disk) just before the stop:
- * the stop gives up once the muxer has not moved on for 10 s, tells the
+ * the stop gives up once the muxer has written nothing for 10 s, tells the
  * room so, and keeps what was written as a playable .mp4.part, listed
  * as recovered, never renamed as if it were finished; the room records
  * again afterwards */
@@ -1435,6 +1426,8 @@ test_stuck_muxer (Fixture       *f,
   g_autofree char *stopped = NULL;
   Decoded decoded = { 0 };
   Stall stall = { 0, 0 };
+  const char * const writers[] = { "filesink", NULL };
+  SinkProbe stall_writer = { writers, stall_once, &stall, 0 };
   KaigiTestClient *a;
   guint signal_id = g_signal_lookup ("element-added", GST_TYPE_BIN);
   gulong hook;
@@ -1448,11 +1441,12 @@ test_stuck_muxer (Fixture       *f,
   kaigi_test_client_set_tone_volume (a, LOUD);
   KAIGI_TEST_WAIT_UNTIL (all_receive_all (f), MEDIA_TIMEOUT_MS);
 
-  hook = g_signal_add_emission_hook (signal_id, 0, stall_file_writer, &stall, NULL);
+  hook = g_signal_add_emission_hook (signal_id, 0, probe_sink_of, &stall_writer, NULL);
   started = kaigi_test_http_request_json (f->port, "POST", "/api/rooms/stuck/recording", NULL, &status, &error);
   g_signal_remove_emission_hook (signal_id, hook);
   g_assert_no_error (error);
   g_assert_cmpuint (status, ==, 201);
+  g_assert_cmpint (g_atomic_int_get (&stall_writer.added), ==, 1);
   path = g_build_filename (f->recordings_dir, json_object_get_string_member (node_object (started), "file"), NULL);
   part = g_strconcat (path, ".part", NULL);
 
@@ -1525,7 +1519,8 @@ test_slow_encoder (Fixture       *f,
   const char *file;
   gint64 t_start, t_stop, t_finished, duration_ms, off;
   guint status, n;
-  gint slowed = 0;
+  const char * const encoders[] = { "x264enc", "openh264enc", NULL };
+  SinkProbe slow_encoder = { encoders, sleep_per_frame, NULL, 0 };
   guint signal_id = g_signal_lookup ("element-added", GST_TYPE_BIN);
   gulong hook;
 
@@ -1535,13 +1530,13 @@ test_slow_encoder (Fixture       *f,
   kaigi_test_client_set_tone_volume (a, LOUD);
   KAIGI_TEST_WAIT_UNTIL (all_receive_all (f), MEDIA_TIMEOUT_MS);
 
-  hook = g_signal_add_emission_hook (signal_id, 0, slow_down_encoder, &slowed, NULL);
+  hook = g_signal_add_emission_hook (signal_id, 0, probe_sink_of, &slow_encoder, NULL);
   started = kaigi_test_http_request_json (f->port, "POST", "/api/rooms/slow/recording", NULL, &status, &error);
   t_start = g_get_monotonic_time ();
   g_signal_remove_emission_hook (signal_id, hook);
   g_assert_no_error (error);
   g_assert_cmpuint (status, ==, 201);
-  g_assert_cmpint (g_atomic_int_get (&slowed), ==, 1);
+  g_assert_cmpint (g_atomic_int_get (&slow_encoder.added), ==, 1);
   file = json_object_get_string_member (node_object (started), "file");
 
   run_for (6000);
