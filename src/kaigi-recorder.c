@@ -149,6 +149,9 @@ struct _KaigiRecorder
   RecorderState state;
   guint pending_detaches;
   guint finish_timeout;
+  gboolean writer_hung;       /* the muxer wrote nothing for 10 s */
+  gboolean closing;           /* the graph goes to NULL (close_graph()) */
+  gint64 close_started;       /* monotonic µs */
   gboolean sweeping;          /* holds the process's pool sweep */
   GError *error;
   gint64 duration_ms;
@@ -1973,6 +1976,7 @@ finish_timeout_cb (gpointer user_data)
   if (self->error == NULL)
     self->error = g_error_new (KAIGI_PROTOCOL_ERROR, KAIGI_PROTOCOL_ERROR_RECORDING_FAILED,
                                "the recording could not be finished; kept as %s.part", self->file);
+  self->writer_hung = TRUE;
   finish (self);
   return G_SOURCE_REMOVE;
 }
@@ -2172,7 +2176,9 @@ keep_start_to_stop (GstPad          *pad,
  * caught up with the stop. If the muxer writes nothing to the file for
  * %FINISH_TIMEOUT_S s, the file is kept as its last fragment left
  * it, as `.mp4.part`, and ::finished carries a
- * %KAIGI_PROTOCOL_ERROR_RECORDING_FAILED error. Main context only;
+ * %KAIGI_PROTOCOL_ERROR_RECORDING_FAILED error at once, while the graph
+ * waits for the hung write on a thread of its own
+ * (kaigi_recorder_get_n_closing()). Main context only;
  * calling it again does nothing.
  */
 void
@@ -2193,37 +2199,17 @@ kaigi_recorder_stop (KaigiRecorder *self)
   self->finish_timeout = g_timeout_add_seconds (FINISH_TIMEOUT_S, finish_timeout_cb, self);
 }
 
+/* Graphs still on their way to NULL, in the whole process */
+static gint n_closing;
+
+/* Main context: the file is closed (or the writer is given up on); the
+ * file gets its final name, the sidecar its last state */
 static void
-finish (KaigiRecorder *self)
+complete (KaigiRecorder *self)
 {
   g_autoptr(GError) sidecar_error = NULL;
   GstClockTime first, last;
-  guint i, k;
 
-  if (self->state == STATE_FINISHED)
-    return;
-
-  /* Out of the tees first (behind IDLE probes), then down with the bin:
-   * never FLUSHING into a tee */
-  for (i = 0; i < self->tiles->len; i++)
-    {
-      Tile *tile = g_ptr_array_index (self->tiles, i);
-
-      for (k = 0; k < KAIGI_N_TRACK_KINDS; k++)
-        if (tile->branch[k] && !tile->branch[k]->detaching)
-          detach_branch (self, tile->branch[k], TRUE);
-    }
-  if (self->pending_detaches > 0)
-    {
-      defer (self, eos_main);
-      return;
-    }
-
-  g_clear_handle_id (&self->finish_timeout, g_source_remove);
-  stop_sweeping (self);
-  stop_waiting (self);
-  gst_element_set_state (self->bin, GST_STATE_NULL);
-  gst_bin_remove (self->pipeline, self->bin);
   self->state = STATE_FINISHED;
 
   GST_OBJECT_LOCK (self->bin);
@@ -2251,6 +2237,93 @@ finish (KaigiRecorder *self)
   GST_INFO ("recording %s finished: %" G_GINT64_FORMAT " ms%s%s", self->file, self->duration_ms,
             self->error ? ", " : "", self->error ? self->error->message : "");
   g_signal_emit (self, signals[SIGNAL_FINISHED], 0, self->duration_ms, self->error);
+}
+
+/* Main context, holding the reference close_graph() took */
+static gboolean
+graph_closed_main (gpointer user_data)
+{
+  KaigiRecorder *self = user_data;
+
+  GST_DEBUG ("the graph of %s reached NULL in %" G_GINT64_FORMAT " ms", self->file,
+             (g_get_monotonic_time () - self->close_started) / 1000);
+  self->closing = FALSE;
+  if (self->state != STATE_FINISHED)
+    complete (self);
+  g_atomic_int_dec_and_test (&n_closing);
+  return G_SOURCE_REMOVE;
+}
+
+/* A thread of GStreamer's pool (gst_element_call_async()) */
+static void
+close_graph (GstElement *bin,
+             gpointer    user_data)
+{
+  KaigiRecorder *self = user_data;
+
+  gst_element_set_state (bin, GST_STATE_NULL);
+  g_main_context_invoke_full (self->context, G_PRIORITY_DEFAULT, graph_closed_main, self,
+                              g_object_unref);
+}
+
+/* Main context, once the graph is out of the tees: the graph leaves the room's pipeline and goes
+ * to NULL on another thread. A writer blocked in write() holds its
+ * streaming thread, and the state change with it, for as long as the
+ * disk does; that must not stall the main context, where every room's
+ * signaling runs. A hung writer's recording ends now; any other ends
+ * once its file is closed. */
+static void
+finish (KaigiRecorder *self)
+{
+  guint i, k;
+
+  if (self->state == STATE_FINISHED || self->closing)
+    return;
+
+  /* Out of the tees first (behind IDLE probes), then down with the bin:
+   * never FLUSHING into a tee */
+  for (i = 0; i < self->tiles->len; i++)
+    {
+      Tile *tile = g_ptr_array_index (self->tiles, i);
+
+      for (k = 0; k < KAIGI_N_TRACK_KINDS; k++)
+        if (tile->branch[k] && !tile->branch[k]->detaching)
+          detach_branch (self, tile->branch[k], TRUE);
+    }
+  if (self->pending_detaches > 0)
+    {
+      defer (self, eos_main);
+      return;
+    }
+
+  g_clear_handle_id (&self->finish_timeout, g_source_remove);
+  stop_sweeping (self);
+  stop_waiting (self);
+  self->closing = TRUE;
+  self->close_started = g_get_monotonic_time ();
+  g_atomic_int_inc (&n_closing);
+  if (GST_OBJECT_PARENT (self->bin) == GST_OBJECT (self->pipeline))
+    gst_bin_remove (self->pipeline, self->bin);
+  gst_element_call_async (self->bin, close_graph, g_object_ref (self), NULL);
+  if (self->writer_hung)
+    complete (self);
+}
+
+/**
+ * kaigi_recorder_get_n_closing:
+ *
+ * Counts the recording graphs of this process that are still going to
+ * NULL after their recording ended. A graph whose file writer hangs
+ * (kaigi_recorder_stop()) stays here until the write returns; the others
+ * leave within milliseconds. For tests and shutdown. Main context only:
+ * a graph leaves the count when the main context has run its last step.
+ *
+ * Returns: the number of such graphs
+ */
+guint
+kaigi_recorder_get_n_closing (void)
+{
+  return (guint) g_atomic_int_get (&n_closing);
 }
 
 static guint64

@@ -62,6 +62,7 @@ void           kaigi_recorder_add_event        (KaigiRecorder      *self,
 gboolean       kaigi_recorder_handle_message   (KaigiRecorder      *self,
                                                 GstMessage         *message);
 void           kaigi_recorder_stop             (KaigiRecorder      *self);
+guint          kaigi_recorder_get_n_closing    (void);
 gboolean       kaigi_recorder_is_finished      (KaigiRecorder      *self);
 gboolean       kaigi_recorder_writes           (KaigiRecorder      *self,
                                                 const char         *file);
