@@ -78,6 +78,10 @@ kaigi_room_dispose (GObject *object)
   if (self->recorder)
     g_signal_handlers_disconnect_by_data (self->recorder, self);
   g_clear_object (&self->recorder);
+  /* A recording still finishing may outlive the room (its graph goes to
+   * NULL on another thread) */
+  for (guint i = 0; self->finishing && i < self->finishing->len; i++)
+    g_signal_handlers_disconnect_by_data (g_ptr_array_index (self->finishing, i), self);
   g_clear_pointer (&self->finishing, g_ptr_array_unref);
   if (self->participants)
     {
