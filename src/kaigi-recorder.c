@@ -2250,7 +2250,7 @@ graph_closed_main (gpointer user_data)
   self->closing = FALSE;
   if (self->state != STATE_FINISHED)
     complete (self);
-  g_atomic_int_dec_and_test (&n_closing);
+  g_atomic_int_add (&n_closing, -1);
   return G_SOURCE_REMOVE;
 }
 
@@ -2266,12 +2266,12 @@ close_graph (GstElement *bin,
                               g_object_unref);
 }
 
-/* Main context, once the graph is out of the tees: the graph leaves the room's pipeline and goes
- * to NULL on another thread. A writer blocked in write() holds its
- * streaming thread, and the state change with it, for as long as the
- * disk does; that must not stall the main context, where every room's
- * signaling runs. A hung writer's recording ends now; any other ends
- * once its file is closed. */
+/* Main context, once the graph is out of the tees: the graph leaves the
+ * room's pipeline and goes to NULL on another thread. A writer blocked in
+ * write() holds its streaming thread, and the state change with it, for
+ * as long as the disk does; that must not stall the main context, where
+ * every room's signaling runs. A hung writer's recording ends now; any
+ * other ends once its file is closed. */
 static void
 finish (KaigiRecorder *self)
 {
