@@ -2161,6 +2161,27 @@ kaigi_test_client_init (KaigiTestClient *self)
 /* Public API {{{ */
 
 /**
+ * kaigi_test_run:
+ *
+ * Runs the registered tests (g_test_run()), then shuts GStreamer down with
+ * gst_deinit(). That waits for every thread of GStreamer's task pool and
+ * of gst_element_call_async() to end, so the program exits with no
+ * streaming thread left and LeakSanitizer's check at exit scans a quiet
+ * process. A pipeline still playing by then is a bug of the test, and
+ * hangs here until the test's time-out. Main thread only; call it last.
+ *
+ * Returns: g_test_run()'s result, for main() to return
+ */
+int
+kaigi_test_run (void)
+{
+  int status = g_test_run ();
+
+  gst_deinit ();
+  return status;
+}
+
+/**
  * kaigi_test_client_check_plugins:
  * @missing: (out) (optional) (transfer full): the names of missing elements,
  *   space-separated, or %NULL

@@ -68,6 +68,7 @@ typedef struct
 } KaigiTestChat;
 
 gboolean               kaigi_test_client_check_plugins       (char                 **missing);
+int                    kaigi_test_run                        (void);
 
 KaigiTestClient       *kaigi_test_client_new                 (guint                  port,
                                                               const char            *room,

@@ -1964,10 +1964,11 @@ test_speaker_without_extension (Fixture       *f,
 }
 
 /* Twice on CI and here, under the sanitizers, this program grew to
- * 24 GB after its last test, until the OOM killer ended it: what threads
- * are left at exit, for the log of the next time. Most are idle threads
- * of GStreamer's task pool, still named after their last task (a
- * pipeline's "camera:src"): 20 s later only 3 were left (2026-12-07) */
+ * 24 GB after its last test, until the OOM killer ended it. Most of the
+ * threads then left at exit were idle threads of GStreamer's task pool,
+ * still named after their last task (a pipeline's "camera:src").
+ * kaigi_test_run() now ends them with gst_deinit() before the exit; what
+ * is left after it goes to the log, for the next time */
 static void
 log_threads_left (void)
 {
@@ -2032,7 +2033,7 @@ main (int   argc,
               fixture_teardown);
   g_test_add ("/recording/disk-full", ProcessFixture, NULL, process_fixture_setup, test_disk_full,
               process_fixture_teardown);
-  status = g_test_run ();
+  status = kaigi_test_run ();
   log_threads_left ();
   return status;
 }

@@ -1398,5 +1398,5 @@ main (int   argc,
 
 #undef ADD
 
-  return g_test_run ();
+  return kaigi_test_run ();
 }
