@@ -392,6 +392,116 @@ kaigi_media_make_webrtcbin (const char         *name,
   return webrtc;
 }
 
+static gboolean
+element_is (GstElement *element,
+            const char *factory_name)
+{
+  GstElementFactory *factory = element ? gst_element_get_factory (element) : NULL;
+
+  return factory && g_strcmp0 (GST_OBJECT_NAME (factory), factory_name) == 0;
+}
+
+/**
+ * kaigi_media_shorten_send_path:
+ * @sink_pad: a webrtcbin sink pad ("sink_%u") whose m-line is negotiated
+ *   and that no data has reached yet
+ * @upstream: the pad whose stream @sink_pad is about to get (a track's tee
+ *   sink pad)
+ *
+ * webrtcbin 1.22 puts a `clocksync` and a FEC encoder bin (`rtpulpfecenc`
+ * then `rtpredenc`, gstwebrtcbin.c _connect_input_stream) between every
+ * sink pad and the bundle's `rtpfunnel`. Kaigi negotiates neither ULPFEC
+ * (RFC 5109) nor RED (RFC 2198) for forwarded tracks and turns the clock
+ * sync off (on_webrtcbin_deep_element_added()), so all three pass every
+ * packet through unchanged — four pads and three stream locks per
+ * forwarded packet and subscriber. This points @sink_pad straight at the
+ * funnel instead; the three stay in the bin, unlinked downstream, so
+ * webrtcbin can still set their properties on a renegotiation.
+ *
+ * webrtcbin builds that path only when the pad gets its first caps (on the
+ * streaming thread, gst_webrtcbin_sink_event()), so @upstream's
+ * stream-start and caps are sent into @sink_pad first, here; the same
+ * events come again with the first packet and change nothing.
+ *
+ * Does nothing, and returns %FALSE, if @upstream has no caps yet or the
+ * path is not the one described (another webrtcbin version). Main thread,
+ * before anything is pushed into @sink_pad.
+ *
+ * Returns: %TRUE if the path was shortened
+ */
+gboolean
+kaigi_media_shorten_send_path (GstPad *sink_pad,
+                               GstPad *upstream)
+{
+  g_autoptr(GstEvent) stream_start = NULL;
+  g_autoptr(GstEvent) caps = NULL;
+  g_autoptr(GstPad) clocksync_sink = NULL;
+  g_autoptr(GstPad) clocksync_src = NULL;
+  g_autoptr(GstPad) fec_sink = NULL;
+  g_autoptr(GstPad) fec_src = NULL;
+  g_autoptr(GstPad) funnel_sink = NULL;
+  g_autoptr(GstElement) clocksync = NULL;
+  g_autoptr(GstElement) fec = NULL;
+  g_autoptr(GstElement) funnel = NULL;
+
+  g_return_val_if_fail (GST_IS_GHOST_PAD (sink_pad), FALSE);
+  g_return_val_if_fail (GST_IS_PAD (upstream), FALSE);
+
+  stream_start = gst_pad_get_sticky_event (upstream, GST_EVENT_STREAM_START, 0);
+  caps = gst_pad_get_sticky_event (upstream, GST_EVENT_CAPS, 0);
+  if (stream_start == NULL || caps == NULL)
+    {
+      GST_DEBUG_OBJECT (sink_pad, "not shortened: %" GST_PTR_FORMAT " has no caps yet", upstream);
+      return FALSE;
+    }
+  if (!gst_pad_send_event (sink_pad, g_steal_pointer (&stream_start)) ||
+      !gst_pad_send_event (sink_pad, g_steal_pointer (&caps)))
+    {
+      GST_DEBUG_OBJECT (sink_pad, "not shortened: it refused %" GST_PTR_FORMAT "'s caps", upstream);
+      return FALSE;
+    }
+
+  clocksync_sink = gst_ghost_pad_get_target (GST_GHOST_PAD (sink_pad));
+  clocksync = clocksync_sink ? gst_pad_get_parent_element (clocksync_sink) : NULL;
+  if (!element_is (clocksync, "clocksync"))
+    {
+      GST_DEBUG_OBJECT (sink_pad, "not shortened: its target is %" GST_PTR_FORMAT, clocksync_sink);
+      return FALSE;
+    }
+
+  clocksync_src = gst_element_get_static_pad (clocksync, "src");
+  fec_sink = clocksync_src ? gst_pad_get_peer (clocksync_src) : NULL;
+  fec = fec_sink ? gst_pad_get_parent_element (fec_sink) : NULL;
+  if (!GST_IS_BIN (fec))
+    {
+      GST_DEBUG_OBJECT (sink_pad, "not shortened: the clock sync feeds %" GST_PTR_FORMAT, fec_sink);
+      return FALSE;
+    }
+
+  fec_src = gst_element_get_static_pad (fec, "src");
+  funnel_sink = fec_src ? gst_pad_get_peer (fec_src) : NULL;
+  funnel = funnel_sink ? gst_pad_get_parent_element (funnel_sink) : NULL;
+  if (!element_is (funnel, "rtpfunnel"))
+    {
+      GST_DEBUG_OBJECT (sink_pad, "not shortened: the FEC encoder feeds %" GST_PTR_FORMAT, funnel_sink);
+      return FALSE;
+    }
+
+  if (!gst_pad_unlink (fec_src, funnel_sink) ||
+      !gst_ghost_pad_set_target (GST_GHOST_PAD (sink_pad), funnel_sink))
+    {
+      GST_WARNING_OBJECT (sink_pad, "cannot link straight to %" GST_PTR_FORMAT, funnel_sink);
+      /* put back what was there */
+      if (!gst_pad_is_linked (fec_src))
+        gst_pad_link (fec_src, funnel_sink);
+      gst_ghost_pad_set_target (GST_GHOST_PAD (sink_pad), clocksync_sink);
+      return FALSE;
+    }
+
+  GST_DEBUG_OBJECT (sink_pad, "straight to %" GST_PTR_FORMAT, funnel_sink);
+  return TRUE;
+}
+
 /**
  * kaigi_media_make_publish_caps:
  * @kind: audio or video

@@ -106,6 +106,8 @@ GstElement   *kaigi_media_make_webrtcbin         (const char         *name,
                                                   GError            **error);
 GstCaps      *kaigi_media_make_publish_caps      (KaigiTrackKind      kind);
 GstCaps      *kaigi_media_make_forward_caps      (const GstCaps      *publisher_caps);
+gboolean      kaigi_media_shorten_send_path      (GstPad             *sink_pad,
+                                                  GstPad             *upstream);
 GstElement   *kaigi_media_make_track_tee         (const char         *name,
                                                   GError            **error);
 GstElement   *kaigi_media_make_discard_sink      (GError            **error);

@@ -922,6 +922,11 @@ activate_pending_slots (KaigiParticipant *self)
       if (slot->state != SLOT_PENDING || !slot->negotiated)
         continue;
 
+      {
+        g_autoptr(GstPad) tee_sink = gst_element_get_static_pad (slot->tee, "sink");
+
+        kaigi_media_shorten_send_path (slot->sink_pad, tee_sink);
+      }
       slot->tee_pad = gst_element_request_pad_simple (slot->tee, "src_%u");
       if (slot->tee_pad == NULL ||
           gst_pad_link (slot->tee_pad, slot->sink_pad) != GST_PAD_LINK_OK)
