@@ -52,7 +52,7 @@ GST_DEBUG_CATEGORY_STATIC (kaigi_nack_debug);
 #define GST_CAT_DEFAULT kaigi_nack_debug
 
 /* How many recent sequence numbers are remembered, to drop duplicates */
-#define WINDOW 1024
+#define WINDOW KAIGI_NACK_REQUESTER_WINDOW
 
 /* A jump further ahead than this is a restarted sequence, not a loss */
 #define MAX_DROPOUT 3000

@@ -6,7 +6,8 @@
  * m-line in process (no ICE is needed for this). The sender's sink pad
  * must then lead straight into the bundle's rtpfunnel, past webrtcbin's
  * clocksync and FEC encoder bin; and nothing may change where the path is
- * not the one the function knows.
+ * not the one the function knows. Its SRTP encoder takes retransmissions
+ * as late as the server forwards them.
  */
 
 #include <gst/gst.h>
@@ -14,6 +15,7 @@
 
 #include "kaigi-config.h"
 #include "kaigi-media.h"
+#include "kaigi-nack-requester.h"
 
 #define VP8_CAPS "application/x-rtp, media=(string)video, encoding-name=(string)VP8, " \
                  "clock-rate=(int)90000, payload=(int)96, ssrc=(uint)1262569799"
@@ -166,6 +168,34 @@ test_shortened (Fixture       *f,
   g_assert_true (again == first);
 }
 
+/* A GCompareFunc for gst_iterator_find_custom(): 0 on a match */
+static int
+is_srtpenc (const GValue  *value,
+            gconstpointer  unused)
+{
+  return g_strcmp0 (factory_name (g_value_get_object (value)), "srtpenc") == 0 ? 0 : 1;
+}
+
+/* The subscriber's SRTP encoder takes packets as late as the NACK
+ * requester passes them on: with srtpenc's default window of 128 a
+ * retransmission that late failed srtp_protect() (replay_old), an element
+ * error that ended the subscriber */
+static void
+test_srtp_replay_window (Fixture       *f,
+                         gconstpointer  data)
+{
+  g_autoptr(GstIterator) it = NULL;
+  GValue found = G_VALUE_INIT;
+  guint window = 0;
+
+  negotiate (f);
+  it = gst_bin_iterate_recurse (GST_BIN (f->sender));
+  g_assert_true (gst_iterator_find_custom (it, (GCompareFunc) is_srtpenc, &found, NULL));
+  g_object_get (g_value_get_object (&found), "replay-window-size", &window, NULL);
+  g_value_unset (&found);
+  g_assert_cmpuint (window, >=, 2 * KAIGI_NACK_REQUESTER_WINDOW);
+}
+
 /* No caps upstream yet: webrtcbin has built nothing, nothing changes */
 static void
 test_no_caps_yet (Fixture       *f,
@@ -211,6 +241,8 @@ main (int   argc,
     }
 
   g_test_add ("/send-path/shortened", Fixture, NULL, fixture_setup, test_shortened, fixture_teardown);
+  g_test_add ("/send-path/srtp-replay-window", Fixture, NULL, fixture_setup, test_srtp_replay_window,
+              fixture_teardown);
   g_test_add ("/send-path/no-caps-yet", Fixture, NULL, fixture_setup, test_no_caps_yet, fixture_teardown);
   g_test_add ("/send-path/not-negotiated", Fixture, NULL, fixture_setup, test_not_negotiated,
               fixture_teardown);
